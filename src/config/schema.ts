@@ -1,0 +1,93 @@
+/**
+ * The one typed configuration of a knude node. Defaults are the embedded single-node setup
+ * bound to loopback; a YAML/JSON file overrides them, and KNUDE_* environment variables
+ * override the file (see load.ts). No other module reads process.env.
+ */
+export type SipTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
+
+export interface ListenSpec {
+  transport: SipTransport;
+  address: string;
+  port: number;
+}
+
+export interface KnudeConfig {
+  node: {
+    /** Name of this node in logs, metrics and call records. */
+    name: string;
+    /** Where the embedded store, generated certificates and other state live. */
+    dataDir: string;
+  };
+  log: {
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+    /** JSON lines, or human-readable; 'auto' means pretty on a TTY. */
+    format: 'json' | 'pretty' | 'auto';
+  };
+  sip: {
+    /**
+     * 'embedded': knude runs its own drachtio-protocol SIP server in-process.
+     * 'drachtio': the app connects to an external drachtio-server (docker/compose.yaml).
+     */
+    server: 'embedded' | 'drachtio';
+    drachtio: { host: string; port: number; secret: string };
+    /** Where the embedded server's drachtio-protocol port listens (loopback only). */
+    embedded: { controlAddress: string; controlPort: number; secret: string };
+    listen: ListenSpec[];
+    /** Address put in Via/Contact instead of the bound one when the node sits behind NAT. */
+    externalAddress: string | null;
+    tls: { certFile: string | null; keyFile: string | null; minVersion: 'TLSv1.2' | 'TLSv1.3' };
+    /** SIP domain of this node: the digest realm and the domain of its accounts' AORs. */
+    domain: string;
+    /** Largest SIP message accepted on any transport; larger ones get 513 or the connection closed. */
+    maxMessageBytes: number;
+    userAgent: string;
+  };
+  registrar: {
+    minExpires: number;
+    maxExpires: number;
+    defaultExpires: number;
+    nonceLifetimeSeconds: number;
+    /** Secret the stateless digest nonces are signed with; generated and kept in dataDir when null. */
+    nonceSecret: string | null;
+    algorithms: Array<'SHA-256' | 'MD5'>;
+  };
+  calls: {
+    /** How long a forked INVITE may ring before the caller gets 408/480. */
+    ringTimeoutSeconds: number;
+  };
+  http: { address: string; port: number };
+  store: { sqlitePath: string };
+}
+
+export const defaultConfig: KnudeConfig = {
+  node: { name: 'knude-1', dataDir: 'data' },
+  log: { level: 'info', format: 'auto' },
+  sip: {
+    server: 'embedded',
+    drachtio: { host: '127.0.0.1', port: 9022, secret: 'cymru' },
+    embedded: { controlAddress: '127.0.0.1', controlPort: 9022, secret: '' },
+    listen: [
+      { transport: 'udp', address: '127.0.0.1', port: 5060 },
+      { transport: 'tcp', address: '127.0.0.1', port: 5060 },
+      { transport: 'tls', address: '127.0.0.1', port: 5061 },
+      { transport: 'ws', address: '127.0.0.1', port: 5062 },
+      { transport: 'wss', address: '127.0.0.1', port: 5063 },
+    ],
+    externalAddress: null,
+    tls: { certFile: null, keyFile: null, minVersion: 'TLSv1.2' },
+    domain: 'knude.local',
+    maxMessageBytes: 65_535,
+    userAgent: 'knude',
+  },
+  registrar: {
+    minExpires: 60,
+    maxExpires: 3600,
+    defaultExpires: 600,
+    nonceLifetimeSeconds: 300,
+    nonceSecret: null,
+    algorithms: ['SHA-256', 'MD5'],
+  },
+  calls: { ringTimeoutSeconds: 60 },
+  http: { address: '127.0.0.1', port: 8080 },
+  store: { sqlitePath: 'knude.db' },
+};
