@@ -79,7 +79,7 @@ function mergeDeep(base: Plain, over: Plain): Plain {
 
 /**
  * KNUDE_SIP__DOMAIN=video.example.dk sets sip.domain; segments are matched to the schema's
- * keys case-insensitively. Values are JSON when they parse as JSON (numbers, lists), else strings.
+ * keys case-insensitively. String settings take the text as is; others parse as JSON (numbers, lists).
  */
 function envOverrides(env: NodeJS.ProcessEnv): Plain {
   const out: Plain = {};
@@ -99,11 +99,14 @@ function envOverrides(env: NodeJS.ProcessEnv): Plain {
       target[key] = isPlain(target[key]) ? target[key] : {};
       target = target[key] as Plain;
     }
+    // A string setting takes the text as it is (a secret "12345" stays a string); others parse as JSON.
     let value: unknown = raw;
-    try {
-      value = JSON.parse(raw);
-    } catch {
-      /* a plain string */
+    if (typeof model !== 'string' && model !== null) {
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        /* left as text: validation names the setting and the type it wants */
+      }
     }
     target[keys[keys.length - 1]] = value;
   }
