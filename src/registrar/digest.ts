@@ -274,13 +274,15 @@ export class DigestAuthenticator {
     for (const a of algorithms) {
       if (!PREFERENCE.includes(a)) throw new DigestConfigError(`unsupported digest algorithm "${a}"`);
     }
-    const list = PREFERENCE.filter((a) => algorithms.includes(a));
+    // The configured order is the offer order: RFC 8760 wants SHA-256 first, but an operator
+    // with MD5-only endpoints that take the first challenge (SIPp 3.6, older phones) may put MD5 first.
+    const list = [...new Set(algorithms)];
     if (list.length === 0) throw new DigestConfigError('at least one digest algorithm must be enabled');
     return list;
   }
 
   /**
-   * WWW-Authenticate / Proxy-Authenticate values, one per algorithm, SHA-256 first (RFC 8760 §2.4).
+   * WWW-Authenticate / Proxy-Authenticate values, one per algorithm, in the configured order (SHA-256 first by default, RFC 8760 §2.4).
    * They share one nonce: the UA answers exactly one of them.
    */
   challenge(opts: ChallengeOptions): string[] {

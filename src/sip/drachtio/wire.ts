@@ -13,7 +13,7 @@ const MAX_FRAME = 1024 * 1024;
  * optionally followed by CRLF and a SIP message. Parses frames out of a TCP byte stream.
  */
 export class FrameReader {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
 
   push(chunk: Buffer): string[] {
     this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;

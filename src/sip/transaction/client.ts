@@ -144,8 +144,9 @@ export class ClientTransaction {
     headers.set('Call-ID', h.get('Call-ID')!);
     headers.set('CSeq', `${h.get('CSeq')!.trim().split(/\s+/)[0]} ACK`);
     const ack: SipRequest = { kind: 'request', method: 'ACK', uri: this.request.uri, headers, body: Buffer.alloc(0) };
-    this.ackWire = serializeMessage(ack);
-    void this.host.send(this.ackDest(), this.ackWire).catch(() => {});
+    const wire = serializeMessage(ack);
+    this.ackWire = wire;
+    void this.host.send(this.ackDest(), wire).catch(() => {});
   }
 
   terminate(): void {

@@ -115,6 +115,11 @@ export class TransactionLayer {
     return tx;
   }
 
+  /** Messages that belong to no transaction: ACK for 2xx, forwarded 2xx retransmissions. */
+  sendStateless(dest: Destination, data: Buffer): void {
+    void this.host.send(dest, data).catch(() => {});
+  }
+
   findClient(branch: string, method: string): ClientTransaction | undefined {
     return this.clients.get(`${branch}|${method}`);
   }

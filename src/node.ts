@@ -1,0 +1,218 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import { dataPath } from './config/load.js';
+import type { KnudeConfig } from './config/schema.js';
+import { DialPlanRouter, DialPlanStore, dialplanMigrations } from './dialplan/index.js';
+import { AccountStore } from './registrar/accounts.js';
+import { BindingStore } from './registrar/bindings.js';
+import { DigestAuthenticator } from './registrar/digest.js';
+import { registrar } from './registrar/handler.js';
+import { registrarMigrations } from './registrar/migrations.js';
+import { invitePipeline } from './sip/app/invite.js';
+import { EmbeddedSipServer } from './sip/server/embedded.js';
+import { migrate, openDatabase, type Db } from './store/database.js';
+import { loadOrCreateCertificate } from './util/tls-cert.js';
+
+/** Every capability's schema, in the order they may depend on each other. */
+export const allMigrations = [...registrarMigrations, ...dialplanMigrations];
+
+/** Handler registrations drachtio-srf has but its typings lack. */
+interface SrfHandlers {
+  register(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void;
+  options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export interface KnudeNode {
+  config: KnudeConfig;
+  db: Db;
+  accounts: AccountStore;
+  bindings: BindingStore;
+  plan: DialPlanStore;
+  router: DialPlanRouter;
+  srf: Srf;
+  sipServer: EmbeddedSipServer | undefined;
+  httpPort: number;
+  /** The bound SIP listeners (ports resolved when the config asked for port 0). */
+  sipListeners: Array<{ protocol: string; address: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+/** Opens the store with every migration applied (used by the CLI's admin commands too). */
+export function openStore(config: KnudeConfig): Db {
+  const db = openDatabase(dataPath(config, config.store.sqlitePath));
+  migrate(db, allMigrations);
+  return db;
+}
+
+/** The nonce secret is shared by every node that must accept each other's nonces. */
+function nonceSecret(config: KnudeConfig): string {
+  if (config.registrar.nonceSecret) return config.registrar.nonceSecret;
+  const file = join(config.node.dataDir, 'nonce.secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(config.node.dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('hex');
+  writeFileSync(file, secret, { mode: 0o600 });
+  return secret;
+}
+
+export async function startNode(config: KnudeConfig, log: Logger): Promise<KnudeNode> {
+  mkdirSync(config.node.dataDir, { recursive: true });
+  const db = openStore(config);
+  const accounts = new AccountStore(db);
+  const bindings = new BindingStore(db);
+  const plan = new DialPlanStore(db);
+  const router = new DialPlanRouter(plan);
+  const auth = new DigestAuthenticator({
+    secret: nonceSecret(config),
+    nonceLifetimeSeconds: config.registrar.nonceLifetimeSeconds,
+    algorithms: config.registrar.algorithms,
+  });
+
+  let sipServer: EmbeddedSipServer | undefined;
+  let control = config.sip.drachtio;
+  if (config.sip.server === 'embedded') {
+    const needsTls = config.sip.listen.some((l) => l.transport === 'tls' || l.transport === 'wss');
+    const cert = needsTls ? loadOrCreateCertificate(config.sip.tls, config.node.dataDir, config.sip.domain) : undefined;
+    const secret = config.sip.embedded.secret || randomBytes(16).toString('hex');
+    const maxExpiresMs = config.registrar.maxExpires * 1000;
+    sipServer = new EmbeddedSipServer({
+      listen: config.sip.listen,
+      externalAddress: config.sip.externalAddress,
+      transport: {
+        maxMessageBytes: config.sip.maxMessageBytes,
+        idleMs: maxExpiresMs + 60_000,
+        tls: cert && {
+          server: { cert: cert.cert, key: cert.key, minVersion: config.sip.tls.minVersion },
+          // Neighbour zones are verified against the system CAs; a private CA is set per zone later.
+          client: { minVersion: config.sip.tls.minVersion },
+        },
+      },
+      control: { address: config.sip.embedded.controlAddress, port: config.sip.embedded.controlPort, secret },
+      log,
+    });
+    try {
+      await sipServer.start();
+    } catch (err) {
+      await sipServer.stop().catch(() => {});
+      db.close();
+      throw new StartupError(`cannot start the SIP server: ${(err as Error).message}`);
+    }
+    control = { host: config.sip.embedded.controlAddress, port: sipServer.controlPort, secret };
+  }
+
+  const srf = new Srf();
+  const connected = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StartupError(`no drachtio server answered at ${control.host}:${control.port}`)), 15_000);
+    srf.on('connect', (err: Error | null, hostport: string) => {
+      clearTimeout(timer);
+      if (err) reject(new StartupError(`drachtio connection refused: ${err.message}`));
+      else resolve(hostport);
+    });
+  });
+  srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
+  srf.connect({ host: control.host, port: control.port, secret: control.secret });
+  let hostport: string;
+  try {
+    hostport = await connected;
+  } catch (err) {
+    srf.disconnect();
+    await sipServer?.stop();
+    db.close();
+    throw err;
+  }
+  const sipListeners = hostport.split(',').map((hp) => {
+    const m = /^(\w+)\/\[?([^\]]+?)\]?:(\d+)$/.exec(hp)!;
+    return { protocol: m[1], address: m[2], port: Number(m[3]) };
+  });
+  const localHosts = new Set<string>(['localhost', ...sipListeners.map((l) => l.address)]);
+  if (config.sip.externalAddress) localHosts.add(config.sip.externalAddress);
+
+  const registrarSettings = {
+    realm: config.sip.domain,
+    minExpires: config.registrar.minExpires,
+    maxExpires: config.registrar.maxExpires,
+    defaultExpires: config.registrar.defaultExpires,
+    localHosts,
+  };
+  const app = srf as unknown as SrfHandlers;
+  app.register(registrar({ accounts, bindings, auth, settings: registrarSettings, log: log.child({ component: 'registrar' }) }));
+  app.options((_req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+    res.send(200, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE', Accept: 'application/sdp' } });
+  });
+  srf.invite(
+    invitePipeline({
+      srf,
+      accounts,
+      bindings,
+      auth,
+      router,
+      realm: config.sip.domain,
+      localHosts,
+      ringTimeoutMs: config.calls.ringTimeoutSeconds * 1000,
+      log: log.child({ component: 'calls' }),
+    }),
+  );
+
+  const expiry = setInterval(() => {
+    const gone = bindings.expire(Date.now());
+    if (gone.length) log.debug({ count: gone.length }, 'registrations expired');
+  }, 10_000);
+  expiry.unref();
+
+  const httpServer = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/healthz') {
+      const body = JSON.stringify({ status: 'ok', node: config.node.name, sip: sipServer?.snapshot() ?? { server: 'drachtio' } });
+      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/problem+json' }).end(
+      JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail: `no resource at ${req.url}` }),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', (err) => reject(new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${err.message}`)));
+    httpServer.listen(config.http.port, config.http.address, () => resolve());
+  }).catch(async (err) => {
+    srf.disconnect();
+    await sipServer?.stop();
+    db.close();
+    throw err;
+  });
+  const httpPort = (httpServer.address() as AddressInfo).port;
+  log.info({ sip: hostport, http: `${config.http.address}:${httpPort}`, domain: config.sip.domain }, 'knude started');
+
+  let stopped = false;
+  return {
+    config,
+    db,
+    accounts,
+    bindings,
+    plan,
+    router,
+    srf,
+    sipServer,
+    httpPort,
+    sipListeners,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(expiry);
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      httpServer.closeAllConnections?.();
+      srf.disconnect();
+      await sipServer?.stop();
+      router.close();
+      db.close();
+      log.info('knude stopped');
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import type Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+
+export interface CallTarget {
+  /** Request-URI for the B leg (a registered contact). */
+  uri: string;
+  /** Next hop when it differs from the URI host: the address the contact registered from (NAT). */
+  proxy?: string;
+}
+
+export interface CallSessionOptions {
+  srf: Srf;
+  req: Srf.SrfRequest;
+  res: Srf.SrfResponse;
+  targets: CallTarget[];
+  /** Headers for every B-leg INVITE (From, To, identity). */
+  headers: Record<string, string>;
+  ringTimeoutMs: number;
+  log: Logger;
+}
+
+export type CallEnd =
+  | { outcome: 'connected'; durationMs: number; endedBy: 'caller' | 'callee' | 'system' }
+  | { outcome: 'failed'; status: number; reason: string }
+  | { outcome: 'cancelled' };
+
+interface Leg {
+  target: CallTarget;
+  request: Srf.SrfRequest | undefined;
+  done: boolean;
+  cancelRequested: boolean;
+}
+
+/** srf's typings say void where it returns a promise; swallow a rejection either way. */
+function quietly(result: unknown): void {
+  if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(() => {});
+}
+
+function statusOf(err: unknown): number {
+  const s = (err as { status?: number }).status;
+  return typeof s === 'number' ? s : 500;
+}
+
+/**
+ * One B2BUA call (RFC 7092 signalling-only B2BUA): the caller's INVITE forked in parallel to
+ * every target, the first answer connected, the others cancelled, and each side's hang-up,
+ * re-INVITE and INFO passed to the other. The session owns both dialogs; ending it ends both.
+ */
+export class CallSession {
+  private legs: Leg[] = [];
+  private cancelled = false;
+  private answered = false;
+  private provisionalSent = false;
+  private ringTimer: NodeJS.Timeout | undefined;
+  private failures: Array<{ status: number; reason: string }> = [];
+
+  constructor(private readonly o: CallSessionOptions) {}
+
+  run(): Promise<CallEnd> {
+    const { req } = this.o;
+    return new Promise<CallEnd>((resolve) => {
+      req.on('cancel', () => {
+        this.cancelled = true;
+        this.cancelAll();
+        resolve({ outcome: 'cancelled' });
+      });
+      this.ringTimer = setTimeout(() => {
+        if (this.answered || this.cancelled) return;
+        this.failures.push({ status: 480, reason: 'no answer' });
+        this.cancelAll();
+      }, this.o.ringTimeoutMs);
+      let pending = this.o.targets.length;
+      for (const target of this.o.targets) {
+        const leg: Leg = { target, request: undefined, done: false, cancelRequested: false };
+        this.legs.push(leg);
+        this.dial(leg).then(
+          (uac) => {
+            leg.done = true;
+            if (uac) this.connect(uac).then(resolve, (err) => {
+              this.o.log.warn({ err: (err as Error).message }, 'connecting the caller failed');
+              resolve({ outcome: 'failed', status: 500, reason: 'caller leg failed' });
+            });
+          },
+          (err) => {
+            leg.done = true;
+            if (!leg.cancelRequested) this.failures.push({ status: statusOf(err), reason: (err as Error).message });
+            if (--pending === 0 && !this.answered && !this.cancelled) resolve(this.fail());
+          },
+        );
+      }
+    });
+  }
+
+  private async dial(leg: Leg): Promise<Srf.Dialog | undefined> {
+    const { srf, req } = this.o;
+    const uac = await srf.createUAC(
+      leg.target.uri,
+      { localSdp: req.body, headers: this.o.headers, proxy: leg.target.proxy } as Srf.CreateUACOptions,
+      {
+        cbRequest: (sent: Srf.SrfRequest) => {
+          leg.request = sent;
+          if (leg.cancelRequested) this.cancelLeg(leg);
+        },
+        cbProvisional: (prov: Srf.SrfResponse) => {
+          if (this.provisionalSent || this.answered || this.cancelled) return;
+          if (prov.status === 180 || prov.status === 183) {
+            this.provisionalSent = true;
+            this.o.res.send(180);
+          }
+        },
+      },
+    );
+    if (this.answered || this.cancelled) {
+      // Another fork won, or the caller gave up while this one was answering: hang it up.
+      quietly(uac.destroy());
+      return undefined;
+    }
+    this.answered = true;
+    if (this.ringTimer) clearTimeout(this.ringTimer);
+    for (const other of this.legs) if (other !== leg) this.cancelLeg(other);
+    return uac;
+  }
+
+  private async connect(uac: Srf.Dialog): Promise<CallEnd> {
+    const { srf, req, res } = this.o;
+    const uas = await srf.createUAS(req, res, { localSdp: uac.remote.sdp });
+    const started = Date.now();
+    return new Promise<CallEnd>((resolve) => {
+      let ended = false;
+      const end = (endedBy: 'caller' | 'callee') => {
+        if (ended) return;
+        ended = true;
+        resolve({ outcome: 'connected', durationMs: Date.now() - started, endedBy });
+      };
+      uas.on('destroy', () => {
+        quietly(uac.destroy());
+        end('caller');
+      });
+      uac.on('destroy', () => {
+        quietly(uas.destroy());
+        end('callee');
+      });
+      // Re-INVITE (hold/resume, new media) from either side is offered to the other.
+      const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
+        from.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+          to.modify(mreq.body).then(
+            () => mres.send(200, { body: to.remote.sdp }),
+            (err: unknown) => mres.send(statusOf(err) >= 400 ? statusOf(err) : 488),
+          );
+        });
+      relayModify(uas, uac);
+      relayModify(uac, uas);
+      const relayInfo = (from: Srf.Dialog, to: Srf.Dialog) =>
+        from.on('info', (ireq: Srf.SrfRequest, ires: Srf.SrfResponse) => {
+          const headers: Record<string, string> = {};
+          if (ireq.has('Content-Type')) headers['Content-Type'] = ireq.get('Content-Type');
+          (to.request({ method: 'INFO', headers, body: ireq.body } as unknown as Srf.SrfRequest) as Promise<Srf.SrfResponse>).then(
+            (r: Srf.SrfResponse) => ires.send(r.status),
+            () => ires.send(500),
+          );
+        });
+      relayInfo(uas, uac);
+      relayInfo(uac, uas);
+    });
+  }
+
+  private cancelLeg(leg: Leg): void {
+    leg.cancelRequested = true;
+    if (leg.done || !leg.request) return;
+    try {
+      leg.request.cancel(() => {});
+    } catch {
+      /* already final */
+    }
+  }
+
+  private cancelAll(): void {
+    if (this.ringTimer) clearTimeout(this.ringTimer);
+    for (const leg of this.legs) this.cancelLeg(leg);
+  }
+
+  /** Every fork failed: answer the caller with the most telling failure (RFC 3261 16.7.6 spirit). */
+  private fail(): CallEnd {
+    const f = this.failures;
+    const pick =
+      f.find((x) => x.status >= 600) ??
+      f.find((x) => x.status === 486) ??
+      f.find((x) => x.status === 480) ??
+      f.find((x) => x.status >= 400 && x.status < 500 && x.status !== 408 && x.status !== 487) ??
+      f.find((x) => x.status === 408) ??
+      { status: 480, reason: 'no contact answered' };
+    const status = pick.status === 487 ? 480 : pick.status >= 500 && pick.status < 600 ? 480 : pick.status;
+    if (!this.o.res.finalResponseSent) {
+      this.o.res.send(status, { headers: { Reason: `SIP;cause=${pick.status};text="${pick.reason.replace(/"/g, "'")}"` } });
+    }
+    return { outcome: 'failed', status, reason: pick.reason };
+  }
+}

@@ -1,0 +1,165 @@
+import type Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import type { DialPlanRouter, RouteCaller, RouteDecision } from '../../dialplan/index.js';
+import type { AccountStore } from '../../registrar/accounts.js';
+import { aorFor, type BindingStore } from '../../registrar/bindings.js';
+import type { DigestAuthenticator } from '../../registrar/digest.js';
+import { parseNameAddr, parseUri } from '../message/index.js';
+import { CallSession, type CallEnd, type CallTarget } from './call-session.js';
+
+export interface InviteDeps {
+  srf: Srf;
+  accounts: AccountStore;
+  bindings: BindingStore;
+  auth: DigestAuthenticator;
+  router: DialPlanRouter;
+  realm: string;
+  /** Hosts that mean "this node" in a URI: the domain, listen addresses, external address. */
+  localHosts: Set<string>;
+  ringTimeoutMs: number;
+  log: Logger;
+  onCallEnd?: (info: { callId: string; caller: RouteCaller; decision: RouteDecision; end: CallEnd }) => void;
+}
+
+/** State one INVITE carries through the pipeline (instead of a shared locals bag). */
+export interface InviteContext {
+  caller?: RouteCaller;
+  decision?: RouteDecision;
+}
+
+type Step = (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext) => boolean | Promise<boolean>;
+
+function warning(text: string): string {
+  return `399 knude "${text.replace(/"/g, "'")}"`;
+}
+
+function hostOf(uri: string): string {
+  return parseUri(uri).host.toLowerCase().replace(/^\[|\]$/g, '');
+}
+
+/**
+ * The INVITE pipeline, top to bottom: who calls (digest for our own accounts), where to
+ * (dial plan), then connect (B2BUA to the callee's registered contacts). Each step answers
+ * the call itself when it refuses it and returns false.
+ */
+export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf.SrfResponse) => void {
+  const identifyCaller: Step = (req, res, ctx) => {
+    let fromUri;
+    try {
+      fromUri = parseUri(parseNameAddr(req.get('From')).uri);
+    } catch (err) {
+      res.send(400, { headers: { Warning: warning(`malformed From: ${(err as Error).message}`) } });
+      return false;
+    }
+    const fromHost = fromUri.host.toLowerCase().replace(/^\[|\]$/g, '');
+    const account = fromUri.user && (fromHost === deps.realm || deps.localHosts.has(fromHost)) ? deps.accounts.get(fromUri.user, deps.realm) : undefined;
+    if (!account) {
+      ctx.caller = { kind: 'external', address: `${req.source_address}:${req.source_port}` };
+      return true;
+    }
+    // A caller claiming one of our accounts must prove it (RFC 3261 22.3, proxy-style 407).
+    const result = deps.auth.verify({
+      method: 'INVITE',
+      uri: req.uri,
+      header: req.has('Proxy-Authorization') ? req.get('Proxy-Authorization') : undefined,
+      realm: deps.realm,
+      lookupHa1: (u, r, alg) => deps.accounts.ha1(u, r, alg),
+    });
+    if (!result.ok) {
+      if (result.reason === 'missing' || result.reason === 'stale' || result.reason === 'replay') {
+        res.send(407, {
+          headers: { 'Proxy-Authenticate': deps.auth.challenge({ realm: deps.realm, stale: result.reason !== 'missing' }).join(', ') },
+        });
+      } else {
+        res.send(403, { headers: { Warning: warning(result.reason === 'malformed' || result.reason === 'uri-mismatch' ? result.detail : 'wrong credentials') } });
+      }
+      return false;
+    }
+    if (result.username !== account.username) {
+      res.send(403, { headers: { Warning: warning(`credentials of ${result.username} cannot call as ${account.username}`) } });
+      return false;
+    }
+    ctx.caller = { kind: 'account', org: account.org, username: account.username };
+    return true;
+  };
+
+  const route: Step = (req, res, ctx) => {
+    const caller = ctx.caller!;
+    const requestUri = req.uri;
+    let decision: RouteDecision | undefined;
+    // Local registrations come first in the search order: user@<this node> naming an account.
+    try {
+      const u = parseUri(requestUri);
+      const host = u.host.toLowerCase().replace(/^\[|\]$/g, '');
+      if (u.user && (host === deps.realm || deps.localHosts.has(host))) {
+        const account = deps.accounts.get(u.user, deps.realm);
+        if (account) {
+          const internal = caller.kind !== 'external';
+          decision = internal
+            ? { action: 'account', org: account.org, target: `${account.username}@${deps.realm}`, dialled: requestUri, from: caller, trace: [{ step: 'local', detail: `registered account ${account.username}` }] }
+            : { action: 'reject', status: 403, reason: 'external callers may reach only meeting rooms and public aliases', dialled: requestUri, from: caller, trace: [{ step: 'policy', detail: 'external caller to a non-public account' }] };
+        }
+      }
+    } catch {
+      /* the dial plan explains what is wrong with the URI */
+    }
+    decision ??= deps.router.route({
+      dialled: requestUri,
+      from: caller,
+      maxForwards: req.has('Max-Forwards') ? Number(req.get('Max-Forwards')) : undefined,
+    });
+    ctx.decision = decision;
+    deps.log.info({ callId: req.get('Call-ID'), caller, action: decision.action, trace: decision.trace }, 'call routed');
+    if (decision.action === 'reject') {
+      res.send(decision.status, { headers: { Reason: `SIP;cause=${decision.status};text="${decision.reason.replace(/"/g, "'")}"` } });
+      return false;
+    }
+    return true;
+  };
+
+  const connect: Step = async (req, res, ctx) => {
+    const decision = ctx.decision!;
+    if (decision.action !== 'account') {
+      // Rooms, neighbour zones and the internet gateway are connected by later capabilities.
+      res.send(480, { headers: { Reason: `SIP;cause=480;text="${decision.action} routing is not available on this node yet"` } });
+      return false;
+    }
+    const [user] = decision.target.split('@');
+    const contacts = deps.bindings.lookup(aorFor(user, deps.realm), Date.now());
+    if (contacts.length === 0) {
+      res.send(480, { headers: { Reason: 'SIP;cause=480;text="the callee is not registered"' } });
+      return false;
+    }
+    const targets: CallTarget[] = contacts.map((b) => ({
+      uri: b.contactUri,
+      // Send to where the contact registered from, so endpoints behind NAT are reached.
+      proxy: `sip:${b.receivedFrom.address.includes(':') ? `[${b.receivedFrom.address}]` : b.receivedFrom.address}:${b.receivedFrom.port};transport=${b.receivedFrom.transport}`,
+    }));
+    const caller = ctx.caller!;
+    const fromName = parseNameAddr(req.get('From'));
+    const callerUser = caller.kind === 'account' ? caller.username : (parseUri(fromName.uri).user ?? 'anonymous');
+    const display = fromName.displayName ? `"${fromName.displayName.replace(/"/g, '')}" ` : '';
+    const headers: Record<string, string> = {
+      From: `${display}<sip:${callerUser}@${caller.kind === 'account' ? deps.realm : hostOf(fromName.uri)}>`,
+      To: `<sip:${user}@${deps.realm}>`,
+    };
+    const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, log: deps.log });
+    const end = await session.run();
+    deps.onCallEnd?.({ callId: req.get('Call-ID'), caller, decision, end });
+    deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
+    return true;
+  };
+
+  const steps: Step[] = [identifyCaller, route, connect];
+  return (req, res) => {
+    const ctx: InviteContext = {};
+    void (async () => {
+      for (const step of steps) {
+        if (!(await step(req, res, ctx))) return;
+      }
+    })().catch((err) => {
+      deps.log.error({ err, callId: req.get('Call-ID') }, 'INVITE pipeline failed');
+      if (!res.finalResponseSent) res.send(500, { headers: { Warning: warning('internal error') } });
+    });
+  };
+}

@@ -1,0 +1,19 @@
+import type { SipHeaders } from './headers.js';
+
+export interface SipRequest {
+  kind: 'request';
+  method: string;
+  uri: string;
+  headers: SipHeaders;
+  body: Buffer;
+}
+
+export interface SipResponse {
+  kind: 'response';
+  status: number;
+  reason: string;
+  headers: SipHeaders;
+  body: Buffer;
+}
+
+export type SipMessage = SipRequest | SipResponse;
