@@ -70,6 +70,9 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   const accounts = new AccountStore(db);
   const bindings = new BindingStore(db);
   const plan = new DialPlanStore(db);
+  // The node's SIP domain is always one of the plan's own domains (digits there are numbers).
+  const settings = plan.getSettings();
+  if (!settings.ownDomains.includes(config.sip.domain)) plan.updateSettings({ ownDomains: [config.sip.domain, ...settings.ownDomains] });
   const router = new DialPlanRouter(plan);
   const auth = new DigestAuthenticator({
     secret: nonceSecret(config),

@@ -97,10 +97,12 @@ export class CallSession {
       leg.target.uri,
       { localSdp: req.body, headers: this.o.headers, proxy: leg.target.proxy } as Srf.CreateUACOptions,
       {
-        cbRequest: (sent: Srf.SrfRequest) => {
+        // srf calls it node-style: (err, request as sent).
+        cbRequest: ((err: unknown, sent: Srf.SrfRequest) => {
+          if (err || !sent) return;
           leg.request = sent;
           if (leg.cancelRequested) this.cancelLeg(leg);
-        },
+        }) as unknown as (req: Srf.SrfRequest) => void,
         cbProvisional: (prov: Srf.SrfResponse) => {
           if (this.provisionalSent || this.answered || this.cancelled) return;
           if (prov.status === 180 || prov.status === 183) {

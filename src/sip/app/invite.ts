@@ -85,13 +85,15 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
 
   const route: Step = (req, res, ctx) => {
     const caller = ctx.caller!;
-    const requestUri = req.uri;
+    let requestUri = req.uri;
     let decision: RouteDecision | undefined;
     // Local registrations come first in the search order: user@<this node> naming an account.
     try {
       const u = parseUri(requestUri);
       const host = u.host.toLowerCase().replace(/^\[|\]$/g, '');
       if (u.user && (host === deps.realm || deps.localHosts.has(host))) {
+        // Dialled at one of our addresses: the dial plan knows the node by its domain only.
+        requestUri = `sip:${u.user}@${deps.realm}`;
         const account = deps.accounts.get(u.user, deps.realm);
         if (account) {
           const internal = caller.kind !== 'external';

@@ -33,7 +33,6 @@ export function parseMessage(buf: Buffer, opts: { maxSize?: number } = {}): SipM
   const end = findHeaderEnd(buf, start);
   const headEnd = end ? end.at : buf.length;
   const head = buf.toString('utf8', start, headEnd);
-  if (head.includes('\u0000')) throw new SipParseError('NUL byte in the message headers');
   const rawLines = head.split(/\r?\n/);
   const lines: string[] = [];
   for (const l of rawLines) {
@@ -47,25 +46,28 @@ export function parseMessage(buf: Buffer, opts: { maxSize?: number } = {}): SipM
   let uri = '';
   let status = 0;
   let reason = '';
+  // A defect in the start line is reported after the headers are read, so that the
+  // request can still be answered (400/505) from its Via, From, To, Call-ID and CSeq.
+  let startError: string | undefined;
   const parts = startLine.split(/ +/);
   if (/^SIP\/\d+\.\d+$/i.test(parts[0] ?? '') && parts.length >= 2) {
     kind = 'response';
-    if (parts[0].toUpperCase() !== 'SIP/2.0') throw new SipParseError(`unsupported SIP version ${parts[0].slice(0, 12)}`);
-    if (!/^\d{3}$/.test(parts[1]) || Number(parts[1]) < 100 || Number(parts[1]) > 699) {
-      throw new SipParseError(`bad status code ${parts[1].slice(0, 12)}`);
-    }
+    if (parts[0].toUpperCase() !== 'SIP/2.0') startError = `unsupported SIP version ${parts[0].slice(0, 12)}`;
+    else if (!/^\d{3}$/.test(parts[1]) || Number(parts[1]) < 100 || Number(parts[1]) > 699) startError = `bad status code ${parts[1].slice(0, 12)}`;
     status = Number(parts[1]);
     reason = startLine.slice(startLine.indexOf(parts[1]) + 3).trim();
   } else {
     kind = 'request';
-    if (parts.length !== 3) throw new SipParseError(`malformed request line "${startLine.slice(0, 80)}"`);
-    [method, uri] = parts;
-    if (!TOKEN.test(method)) throw new SipParseError(`malformed request line: bad method "${method.slice(0, 20)}"`);
-    if (!/^SIP\/\d+\.\d+$/i.test(parts[2])) throw new SipParseError(`malformed request line "${startLine.slice(0, 80)}"`);
-    if (parts[2].toUpperCase() !== 'SIP/2.0') throw new SipParseError(`unsupported SIP version ${parts[2].slice(0, 12)}`);
-    if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(uri)) throw new SipParseError(`malformed Request-URI "${uri.slice(0, 80)}"`);
+    method = parts[0] ?? '';
+    uri = parts[1] ?? '';
+    const version = parts[parts.length - 1] ?? '';
+    if (!TOKEN.test(method)) startError = `malformed request line: bad method "${method.slice(0, 20)}"`;
+    else if (parts.length !== 3) startError = `malformed request line "${startLine.slice(0, 80)}"`;
+    else if (!/^SIP\/\d+\.\d+$/i.test(version)) startError = `malformed request line: bad SIP version "${version.slice(0, 20)}"`;
+    else if (version.toUpperCase() !== 'SIP/2.0') startError = `unsupported SIP version ${version.slice(0, 12)}`;
+    else if (!/^[A-Za-z][A-Za-z0-9+.-]*:\S+$/.test(uri)) startError = `malformed Request-URI "${uri.slice(0, 80)}"`;
   }
-  const salvage = () => ({ kind, method: kind === 'request' ? method : undefined, headers });
+  const salvage = () => ({ kind, method: kind === 'request' && TOKEN.test(method) ? method : undefined, headers });
   const fail = (msg: string): never => {
     throw new SipParseError(msg, salvage());
   };
@@ -85,6 +87,8 @@ export function parseMessage(buf: Buffer, opts: { maxSize?: number } = {}): SipM
       for (const v of splitList(value)) headers.append(cname, v);
     } else headers.append(cname, value);
   }
+  if (startError) fail(startError);
+  if (head.includes('\u0000')) fail('NUL byte in the message headers');
   if (badLine !== undefined) fail(`header line without colon or with a bad name: "${badLine.slice(0, 60)}"`);
 
   for (const h of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) {

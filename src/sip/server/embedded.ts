@@ -268,7 +268,7 @@ export class EmbeddedSipServer {
     }
   }
 
-  /** 400 with a Warning naming the defect, when enough of the request was readable to answer it. */
+  /** 400 (505 for another SIP version) with a Warning naming the defect, when enough of the request was readable to answer it. */
   private rejectMalformed(err: SipParseError, source: Source): void {
     const s = err.salvage;
     this.log.debug({ source: source.remote, reason: err.message }, 'malformed SIP message');
@@ -281,7 +281,8 @@ export class EmbeddedSipServer {
       return;
     }
     const pseudo: SipRequest = { kind: 'request', method: s.method ?? 'UNKNOWN', uri: 'sip:invalid', headers: h, body: Buffer.alloc(0) };
-    const res = responseTo(pseudo, 400, 'Bad Request', newTag());
+    const versionProblem = err.message.startsWith('unsupported SIP version');
+    const res = versionProblem ? responseTo(pseudo, 505, 'Version Not Supported', newTag()) : responseTo(pseudo, 400, 'Bad Request', newTag());
     const text = err.message.replace(/["\\\r\n]/g, ' ').slice(0, 200);
     res.headers.set('Warning', `399 ${this.hostPortText(source.protocol)} "${text}"`);
     void this.transports.send(responseDestination(pseudo, source), serializeMessage(res)).catch(() => {});
@@ -472,8 +473,10 @@ export class EmbeddedSipServer {
       app.reply(msg.msgId, 'NOK', (err as AppMessageError).message);
       return;
     }
+    this.log.debug({ app: app.id, txnId, dialogId: dlgId, start: m.kind === 'request' ? `${m.method} ${m.uri}` : m.status }, 'from application');
     const fail = (err: unknown) => {
       const text = err instanceof Error ? err.message : String(err);
+      this.log.debug({ app: app.id, err: text }, 'application request refused');
       if (!(err instanceof EmbeddedServerError || err instanceof TargetError || err instanceof AppMessageError)) {
         this.log.error({ err }, 'application request failed');
       }
