@@ -134,8 +134,12 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     }
     const targets: CallTarget[] = contacts.map((b) => ({
       uri: b.contactUri,
-      // Send to where the contact registered from, so endpoints behind NAT are reached.
-      proxy: `sip:${b.receivedFrom.address.includes(':') ? `[${b.receivedFrom.address}]` : b.receivedFrom.address}:${b.receivedFrom.port};transport=${b.receivedFrom.transport}`,
+      // Send to where the contact registered from, so endpoints behind NAT are reached. A
+      // WebSocket contact (host *.invalid) is reached only over its flow, which the SIP server
+      // finds from the Contact it registered (drachtio-server does the same).
+      proxy: /\.invalid(?::\d+)?(?:;|$)/i.test(b.contactUri)
+        ? undefined
+        : `sip:${b.receivedFrom.address.includes(':') ? `[${b.receivedFrom.address}]` : b.receivedFrom.address}:${b.receivedFrom.port};transport=${b.receivedFrom.transport}`,
     }));
     const caller = ctx.caller!;
     const fromName = parseNameAddr(req.get('From'));

@@ -1,8 +1,11 @@
 import type { Protocol } from '../transport/types.js';
 
-/** drachtio reports WebSocket flows as tcp (the C++ server does the same). */
+/**
+ * The transport named to applications. drachtio-server says tcp for WebSocket flows; we name
+ * ws/wss so the application can address a browser's flow (srf passes the string through).
+ */
 export function wireProtocol(p: Protocol): string {
-  return p === 'udp' ? 'udp' : p === 'tls' || p === 'wss' ? 'tls' : 'tcp';
+  return p;
 }
 
 /** UTC time of day with microseconds, HH:MM:SS.uuuuuu, as drachtio-server stamps messages. */
