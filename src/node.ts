@@ -161,6 +161,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       realm: config.sip.domain,
       localHosts,
       ringTimeoutMs: config.calls.ringTimeoutSeconds * 1000,
+      trunkAttemptTimeoutMs: config.calls.trunkAttemptTimeoutSeconds * 1000,
       log: log.child({ component: 'calls' }),
     }),
   );

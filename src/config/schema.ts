@@ -54,6 +54,8 @@ export interface KnudeConfig {
   calls: {
     /** How long a forked INVITE may ring before the caller gets 408/480. */
     ringTimeoutSeconds: number;
+    /** A neighbour zone's target that has not rung within this time is skipped for the next one. */
+    trunkAttemptTimeoutSeconds: number;
   };
   http: { address: string; port: number };
   store: { sqlitePath: string };
@@ -87,7 +89,7 @@ export const defaultConfig: KnudeConfig = {
     nonceSecret: null,
     algorithms: ['SHA-256', 'MD5'],
   },
-  calls: { ringTimeoutSeconds: 60 },
+  calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5 },
   http: { address: '127.0.0.1', port: 8080 },
   store: { sqlitePath: 'knude.db' },
 };

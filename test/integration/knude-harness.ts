@@ -7,11 +7,22 @@ import type { KnudeConfig } from '../../src/config/schema.js';
 import { startNode, type KnudeNode } from '../../src/node.js';
 import { freePort } from '../helpers/ports.js';
 
+/**
+ * A real drachtio-server to run the SIP suites against as well, from
+ * KNUDE_TEST_DRACHTIO=host:port:secret (e.g. the one in docker/compose.yaml); undefined when unset.
+ */
+export function realDrachtio(): { host: string; port: number; secret: string } | undefined {
+  const spec = process.env.KNUDE_TEST_DRACHTIO;
+  if (!spec) return undefined;
+  const [host, port, ...secret] = spec.split(':');
+  return { host, port: Number(port), secret: secret.join(':') };
+}
+
 export interface TestNode {
   node: KnudeNode;
   config: KnudeConfig;
   dataDir: string;
-  /** host:port of the UDP and TCP listener. */
+  /** host:port of the UDP and TCP listener (the drachtio-server's, in that variant). */
   sip: string;
   ports: { sip: number; tls: number; ws: number; wss: number };
   logFile: string;
@@ -24,7 +35,14 @@ export interface TestNode {
  * Its log goes to a file in that directory (kept when a test wants to look at it).
  * MD5 is offered first because SIPp 3.6 only answers the first challenge and only does MD5.
  */
-export async function startKnude(opts: { dataDir?: string; overrides?: Record<string, unknown>; ports?: TestNode['ports'] } = {}): Promise<TestNode> {
+function drachtioSip(node: KnudeNode): string {
+  const udp = node.sipListeners.find((l) => l.protocol === 'udp') ?? node.sipListeners[0];
+  return `${udp.address}:${udp.port}`;
+}
+
+export async function startKnude(
+  opts: { dataDir?: string; overrides?: Record<string, unknown>; ports?: TestNode['ports']; server?: 'embedded' | 'drachtio' } = {},
+): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'knude-test-'));
   const ports = opts.ports ?? { sip: await freePort('both'), tls: await freePort('tcp'), ws: await freePort('tcp'), wss: await freePort('tcp') };
   const config = loadConfig({
@@ -40,6 +58,7 @@ export async function startKnude(opts: { dataDir?: string; overrides?: Record<st
           { transport: 'wss', address: '127.0.0.1', port: ports.wss },
         ],
         embedded: { controlAddress: '127.0.0.1', controlPort: 0, secret: '' },
+        ...(opts.server === 'drachtio' ? { server: 'drachtio', drachtio: realDrachtio() } : {}),
       },
       registrar: { algorithms: ['MD5', 'SHA-256'] },
       http: { address: '127.0.0.1', port: 0 },
@@ -53,7 +72,7 @@ export async function startKnude(opts: { dataDir?: string; overrides?: Record<st
     node,
     config,
     dataDir,
-    sip: `127.0.0.1:${ports.sip}`,
+    sip: opts.server === 'drachtio' ? drachtioSip(node) : `127.0.0.1:${ports.sip}`,
     ports,
     logFile,
     addAccount(org, user, password, aliases = []) {

@@ -2,11 +2,23 @@ import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 
 export interface CallTarget {
-  /** Request-URI for the B leg (a registered contact). */
+  /** Request-URI for the B leg (a registered contact, or the callee at a neighbour's trunk). */
   uri: string;
   /** Next hop when it differs from the URI host: the address the contact registered from (NAT). */
   proxy?: string;
+  /** Digest credentials if the next hop challenges us (a neighbour zone's trunk). */
+  auth?: { username: string; password: string };
 }
+
+/**
+ * 'parallel' forks to every target at once (the registered contacts of one account).
+ * 'serial' tries the targets in order and moves on when one times out or fails with a status
+ * that `failoverOn` accepts (redundant trunks of a neighbour zone); with every target failed
+ * the caller gets `exhausted`.
+ */
+export type DialStrategy =
+  | { kind: 'parallel' }
+  | { kind: 'serial'; attemptTimeoutMs: number; failoverOn: (status: number) => boolean; exhausted: { status: number; reason: string } };
 
 export interface CallSessionOptions {
   srf: Srf;
@@ -16,6 +28,7 @@ export interface CallSessionOptions {
   /** Headers for every B-leg INVITE (From, To, identity). */
   headers: Record<string, string>;
   ringTimeoutMs: number;
+  strategy?: DialStrategy;
   log: Logger;
 }
 
@@ -29,6 +42,7 @@ interface Leg {
   request: Srf.SrfRequest | undefined;
   done: boolean;
   cancelRequested: boolean;
+  provisional: boolean;
 }
 
 /** srf's typings say void where it returns a promise; swallow a rejection either way. */
@@ -42,8 +56,9 @@ function statusOf(err: unknown): number {
 }
 
 /**
- * One B2BUA call (RFC 7092 signalling-only B2BUA): the caller's INVITE forked in parallel to
- * every target, the first answer connected, the others cancelled, and each side's hang-up,
+ * One B2BUA call (RFC 7092 signalling-only B2BUA): the caller's INVITE sent to the targets
+ * (all at once or one after another, see DialStrategy), the first answer connected, the others
+ * cancelled, and each side's hang-up,
  * re-INVITE and INFO passed to the other. The session owns both dialogs; ending it ends both.
  */
 export class CallSession {
@@ -69,33 +84,85 @@ export class CallSession {
         this.failures.push({ status: 480, reason: 'no answer' });
         this.cancelAll();
       }, this.o.ringTimeoutMs);
-      let pending = this.o.targets.length;
-      for (const target of this.o.targets) {
-        const leg: Leg = { target, request: undefined, done: false, cancelRequested: false };
-        this.legs.push(leg);
-        this.dial(leg).then(
-          (uac) => {
-            leg.done = true;
-            if (uac) this.connect(uac).then(resolve, (err) => {
-              this.o.log.warn({ err: (err as Error).message }, 'connecting the caller failed');
-              resolve({ outcome: 'failed', status: 500, reason: 'caller leg failed' });
-            });
-          },
-          (err) => {
-            leg.done = true;
-            if (!leg.cancelRequested) this.failures.push({ status: statusOf(err), reason: (err as Error).message });
-            if (--pending === 0 && !this.answered && !this.cancelled) resolve(this.fail());
-          },
-        );
-      }
+      const strategy = this.o.strategy ?? { kind: 'parallel' };
+      if (strategy.kind === 'serial') void this.runSerial(strategy, resolve);
+      else this.runParallel(resolve);
     });
+  }
+
+  private newLeg(target: CallTarget): Leg {
+    const leg: Leg = { target, request: undefined, done: false, cancelRequested: false, provisional: false };
+    this.legs.push(leg);
+    return leg;
+  }
+
+  private answer(uac: Srf.Dialog, resolve: (end: CallEnd) => void): void {
+    this.connect(uac).then(resolve, (err) => {
+      this.o.log.warn({ err: (err as Error).message }, 'connecting the caller failed');
+      resolve({ outcome: 'failed', status: 500, reason: 'caller leg failed' });
+    });
+  }
+
+  private runParallel(resolve: (end: CallEnd) => void): void {
+    let pending = this.o.targets.length;
+    for (const target of this.o.targets) {
+      const leg = this.newLeg(target);
+      this.dial(leg).then(
+        (uac) => {
+          leg.done = true;
+          if (uac) this.answer(uac, resolve);
+        },
+        (err) => {
+          leg.done = true;
+          if (!leg.cancelRequested) this.failures.push({ status: statusOf(err), reason: (err as Error).message });
+          if (--pending === 0 && !this.answered && !this.cancelled) resolve(this.fail());
+        },
+      );
+    }
+  }
+
+  private async runSerial(strategy: Extract<DialStrategy, { kind: 'serial' }>, resolve: (end: CallEnd) => void): Promise<void> {
+    for (const target of this.o.targets) {
+      if (this.cancelled || this.answered) return;
+      const leg = this.newLeg(target);
+      let timedOut = false;
+      // A target that does not even ring in time is treated as down: try the next one.
+      const timer = setTimeout(() => {
+        if (leg.provisional || leg.done) return;
+        timedOut = true;
+        this.cancelLeg(leg);
+      }, strategy.attemptTimeoutMs);
+      try {
+        const uac = await this.dial(leg);
+        leg.done = true;
+        if (uac) this.answer(uac, resolve);
+        return;
+      } catch (err) {
+        leg.done = true;
+        if (this.cancelled) return;
+        const status = timedOut ? 408 : statusOf(err);
+        this.failures.push({ status, reason: timedOut ? `no answer from ${target.uri}` : (err as Error).message });
+        this.o.log.info({ target: target.uri, status }, 'call attempt failed');
+        if (!strategy.failoverOn(status) || this.ringTimedOut()) {
+          resolve(this.fail());
+          return;
+        }
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    if (!this.cancelled && !this.answered) resolve(this.fail(strategy.exhausted));
+  }
+
+  private ringTimedOut(): boolean {
+    return this.failures.some((f) => f.reason === 'no answer' && f.status === 480);
   }
 
   private async dial(leg: Leg): Promise<Srf.Dialog | undefined> {
     const { srf, req } = this.o;
     const uac = await srf.createUAC(
       leg.target.uri,
-      { localSdp: req.body, headers: this.o.headers, proxy: leg.target.proxy } as Srf.CreateUACOptions,
+      { localSdp: req.body, headers: this.o.headers, proxy: leg.target.proxy, auth: leg.target.auth } as Srf.CreateUACOptions,
       {
         // srf calls it node-style: (err, request as sent).
         cbRequest: ((err: unknown, sent: Srf.SrfRequest) => {
@@ -104,6 +171,7 @@ export class CallSession {
           if (leg.cancelRequested) this.cancelLeg(leg);
         }) as unknown as (req: Srf.SrfRequest) => void,
         cbProvisional: (prov: Srf.SrfResponse) => {
+          leg.provisional = true;
           if (this.provisionalSent || this.answered || this.cancelled) return;
           if (prov.status === 180 || prov.status === 183) {
             this.provisionalSent = true;
@@ -182,16 +250,17 @@ export class CallSession {
   }
 
   /** Every fork failed: answer the caller with the most telling failure (RFC 3261 16.7.6 spirit). */
-  private fail(): CallEnd {
+  private fail(exhausted?: { status: number; reason: string }): CallEnd {
     const f = this.failures;
     const pick =
+      exhausted ??
       f.find((x) => x.status >= 600) ??
       f.find((x) => x.status === 486) ??
       f.find((x) => x.status === 480) ??
       f.find((x) => x.status >= 400 && x.status < 500 && x.status !== 408 && x.status !== 487) ??
       f.find((x) => x.status === 408) ??
       { status: 480, reason: 'no contact answered' };
-    const status = pick.status === 487 ? 480 : pick.status >= 500 && pick.status < 600 ? 480 : pick.status;
+    const status = exhausted ? exhausted.status : pick.status === 487 ? 480 : pick.status >= 500 && pick.status < 600 ? 480 : pick.status;
     if (!this.o.res.finalResponseSent) {
       this.o.res.send(status, { headers: { Reason: `SIP;cause=${pick.status};text="${pick.reason.replace(/"/g, "'")}"` } });
     }

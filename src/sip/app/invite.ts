@@ -5,7 +5,7 @@ import type { AccountStore } from '../../registrar/accounts.js';
 import { aorFor, type BindingStore } from '../../registrar/bindings.js';
 import type { DigestAuthenticator } from '../../registrar/digest.js';
 import { parseNameAddr, parseUri } from '../message/index.js';
-import { CallSession, type CallEnd, type CallTarget } from './call-session.js';
+import { CallSession, type CallEnd, type CallTarget, type DialStrategy } from './call-session.js';
 
 export interface InviteDeps {
   srf: Srf;
@@ -17,6 +17,8 @@ export interface InviteDeps {
   /** Hosts that mean "this node" in a URI: the domain, listen addresses, external address. */
   localHosts: Set<string>;
   ringTimeoutMs: number;
+  /** How long a neighbour's trunk may take to ring before the next target is tried. */
+  trunkAttemptTimeoutMs: number;
   log: Logger;
   onCallEnd?: (info: { callId: string; caller: RouteCaller; decision: RouteDecision; end: CallEnd }) => void;
 }
@@ -119,18 +121,30 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     return true;
   };
 
-  const connect: Step = async (req, res, ctx) => {
-    const decision = ctx.decision!;
-    if (decision.action !== 'account') {
-      // Rooms, neighbour zones and the internet gateway are connected by later capabilities.
-      res.send(480, { headers: { Reason: `SIP;cause=480;text="${decision.action} routing is not available on this node yet"` } });
-      return false;
-    }
-    const [user] = decision.target.split('@');
+  /** From and To of the B leg: the caller as this node knows it, the callee as dialled. */
+  const legHeaders = (req: Srf.SrfRequest, caller: RouteCaller, to: string): Record<string, string> => {
+    const fromName = parseNameAddr(req.get('From'));
+    const callerUser = caller.kind === 'account' ? caller.username : (parseUri(fromName.uri).user ?? 'anonymous');
+    const display = fromName.displayName ? `"${fromName.displayName.replace(/"/g, '')}" ` : '';
+    return {
+      From: `${display}<sip:${callerUser}@${caller.kind === 'account' ? deps.realm : hostOf(fromName.uri)}>`,
+      To: `<${to}>`,
+    };
+  };
+
+  const run = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, targets: CallTarget[], headers: Record<string, string>, strategy?: DialStrategy) => {
+    const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log });
+    const end = await session.run();
+    deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end });
+    deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
+  };
+
+  const connectAccount = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, target: string) => {
+    const [user] = target.split('@');
     const contacts = deps.bindings.lookup(aorFor(user, deps.realm), Date.now());
     if (contacts.length === 0) {
       res.send(480, { headers: { Reason: 'SIP;cause=480;text="the callee is not registered"' } });
-      return false;
+      return;
     }
     const targets: CallTarget[] = contacts.map((b) => ({
       uri: b.contactUri,
@@ -141,19 +155,49 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
         ? undefined
         : `sip:${b.receivedFrom.address.includes(':') ? `[${b.receivedFrom.address}]` : b.receivedFrom.address}:${b.receivedFrom.port};transport=${b.receivedFrom.transport}`,
     }));
-    const caller = ctx.caller!;
-    const fromName = parseNameAddr(req.get('From'));
-    const callerUser = caller.kind === 'account' ? caller.username : (parseUri(fromName.uri).user ?? 'anonymous');
-    const display = fromName.displayName ? `"${fromName.displayName.replace(/"/g, '')}" ` : '';
-    const headers: Record<string, string> = {
-      From: `${display}<sip:${callerUser}@${caller.kind === 'account' ? deps.realm : hostOf(fromName.uri)}>`,
-      To: `<sip:${user}@${deps.realm}>`,
-    };
-    const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, log: deps.log });
-    const end = await session.run();
-    deps.onCallEnd?.({ callId: req.get('Call-ID'), caller, decision, end });
-    deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
-    return true;
+    await run(req, res, ctx, targets, legHeaders(req, ctx.caller!, `sip:${user}@${deps.realm}`));
+  };
+
+  /** Neighbour zone or internet gateway: its targets in order, failing over on timeout and 5xx. */
+  const connectTrunk = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, decision: Extract<RouteDecision, { action: 'zone' | 'gateway' }>) => {
+    const dest = decision.destination;
+    const callee = dest?.e164 ?? dest?.uri ?? parseUri(req.uri).user ?? '';
+    const zone = decision.action === 'zone' ? decision.zone : 'gateway';
+    const credentials = decision.action === 'zone' ? decision.credentials : null;
+    const targets: CallTarget[] = decision.targets.map((t) => {
+      const hostText = t.host.includes(':') ? `[${t.host}]` : t.host;
+      const hop = `sip:${hostText}:${t.port};transport=${t.transport}`;
+      return {
+        // A URI keeps its domain (the neighbour routes on it); a number is addressed to the trunk.
+        uri: dest?.uri ? `sip:${dest.uri}` : `sip:${callee}@${hostText}:${t.port};transport=${t.transport}`,
+        proxy: hop,
+        auth: credentials ?? undefined,
+      };
+    });
+    const to = dest?.uri ? `sip:${dest.uri}` : `sip:${callee}@${deps.realm}`;
+    await run(req, res, ctx, targets, legHeaders(req, ctx.caller!, to), {
+      kind: 'serial',
+      attemptTimeoutMs: deps.trunkAttemptTimeoutMs,
+      failoverOn: (status) => status === 408 || (status >= 500 && status < 600),
+      exhausted: { status: 503, reason: `all targets of ${zone === 'gateway' ? 'the internet gateway' : `zone ${zone}`} failed` },
+    });
+  };
+
+  const connect: Step = async (req, res, ctx) => {
+    const decision = ctx.decision!;
+    switch (decision.action) {
+      case 'account':
+        await connectAccount(req, res, ctx, decision.target);
+        return true;
+      case 'zone':
+      case 'gateway':
+        await connectTrunk(req, res, ctx, decision);
+        return true;
+      default:
+        // Meeting rooms are connected by the rooms capability (not on this node yet).
+        res.send(480, { headers: { Reason: `SIP;cause=480;text="${decision.action} routing is not available on this node yet"` } });
+        return false;
+    }
   };
 
   const steps: Step[] = [identifyCaller, route, connect];
