@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import { createHttpServer, listen } from './api/http.js';
 import { dataPath } from './config/load.js';
 import type { KnudeConfig } from './config/schema.js';
 import { DialPlanRouter, DialPlanStore, dialplanMigrations } from './dialplan/index.js';
@@ -172,26 +171,21 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   }, 10_000);
   expiry.unref();
 
-  const httpServer = http.createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/healthz') {
-      const body = JSON.stringify({ status: 'ok', node: config.node.name, sip: sipServer?.snapshot() ?? { server: 'drachtio' } });
-      res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/problem+json' }).end(
-      JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail: `no resource at ${req.url}` }),
-    );
+  const httpServer = createHttpServer({
+    nodeName: config.node.name,
+    plan,
+    router,
+    health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' } }),
   });
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', (err) => reject(new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${err.message}`)));
-    httpServer.listen(config.http.port, config.http.address, () => resolve());
-  }).catch(async (err) => {
+  let httpPort: number;
+  try {
+    httpPort = await listen(httpServer, config.http.address, config.http.port);
+  } catch (err) {
     srf.disconnect();
     await sipServer?.stop();
     db.close();
-    throw err;
-  });
-  const httpPort = (httpServer.address() as AddressInfo).port;
+    throw new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${(err as Error).message}`);
+  }
   log.info({ sip: hostport, http: `${config.http.address}:${httpPort}`, domain: config.sip.domain }, 'knude started');
 
   let stopped = false;
