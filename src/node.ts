@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createHttpServer, listen } from './api/http.js';
 import { dataPath } from './config/load.js';
 import type { KnudeConfig } from './config/schema.js';
-import { DialPlanRouter, DialPlanStore, dialplanMigrations } from './dialplan/index.js';
+import { DialPlanRouter, DialPlanStore, dialplanMigrations, srfOptionsSender, ZoneProber } from './dialplan/index.js';
 import { AccountStore } from './registrar/accounts.js';
 import { BindingStore } from './registrar/bindings.js';
 import { DigestAuthenticator } from './registrar/digest.js';
@@ -165,6 +165,16 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     }),
   );
 
+  const prober = new ZoneProber({
+    router,
+    sendOptions: srfOptionsSender(srf, { fromUri: `sip:knude@${config.sip.domain}`, userAgent: config.sip.userAgent }),
+    intervalMs: config.zones.probeIntervalSeconds * 1000,
+    timeoutMs: config.zones.probeTimeoutSeconds * 1000,
+    failuresToDown: config.zones.failuresToDown,
+    log: log.child({ component: 'zone-prober' }),
+  });
+  prober.start();
+
   const expiry = setInterval(() => {
     const gone = bindings.expire(Date.now());
     if (gone.length) log.debug({ count: gone.length }, 'registrations expired');
@@ -204,6 +214,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       if (stopped) return;
       stopped = true;
       clearInterval(expiry);
+      prober.stop();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeAllConnections?.();
       srf.disconnect();

@@ -57,6 +57,13 @@ export interface KnudeConfig {
     /** A neighbour zone's target that has not rung within this time is skipped for the next one. */
     trunkAttemptTimeoutSeconds: number;
   };
+  zones: {
+    /** How often every neighbour zone target (and internet gateway target) gets a SIP OPTIONS. */
+    probeIntervalSeconds: number;
+    probeTimeoutSeconds: number;
+    /** Consecutive failed probes before a target is taken out of routing. */
+    failuresToDown: number;
+  };
   http: { address: string; port: number };
   store: { sqlitePath: string };
 }
@@ -90,6 +97,7 @@ export const defaultConfig: KnudeConfig = {
     algorithms: ['SHA-256', 'MD5'],
   },
   calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5 },
+  zones: { probeIntervalSeconds: 30, probeTimeoutSeconds: 5, failuresToDown: 2 },
   http: { address: '127.0.0.1', port: 8080 },
   store: { sqlitePath: 'knude.db' },
 };

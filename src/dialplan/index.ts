@@ -10,3 +10,4 @@ export { targetKey } from './plan-index.js';
 export { explain, explainRoute, summarize } from './explain.js';
 export { exportPlan, importPlan, planDocument, type PlanDocument, type PlanFormat, type ImportSummary } from './document.js';
 export { GATEWAY_ZONE } from './validate.js';
+export { ZoneProber, srfOptionsSender, optionsRequestUri, classifyProbe, type ZoneProberOptions, type SendOptions, type ProbeTarget, type ProberLog, type ProberStatus, type TargetProbeStatus, type SrfOptionsClient, type SrfOptionsSenderOptions } from './prober.js';
