@@ -45,6 +45,12 @@ interface Leg {
   provisional: boolean;
 }
 
+class AttemptTimeout extends Error {
+  constructor(uri: string) {
+    super(`no answer from ${uri}`);
+  }
+}
+
 /** srf's typings say void where it returns a promise; swallow a rejection either way. */
 function quietly(result: unknown): void {
   if (result && typeof (result as Promise<unknown>).catch === 'function') (result as Promise<unknown>).catch(() => {});
@@ -125,23 +131,30 @@ export class CallSession {
     for (const target of this.o.targets) {
       if (this.cancelled || this.answered) return;
       const leg = this.newLeg(target);
-      let timedOut = false;
-      // A target that does not even ring in time is treated as down: try the next one.
-      const timer = setTimeout(() => {
-        if (leg.provisional || leg.done) return;
-        timedOut = true;
-        this.cancelLeg(leg);
-      }, strategy.attemptTimeoutMs);
+      // A target that does not even ring in time is treated as down: cancel it and try the next
+      // one at once. Without a provisional the CANCEL waits (RFC 3261 9.1) and the INVITE ends
+      // with Timer B in the background; a late 2xx from it is hung up by dial().
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((r) => {
+        timer = setTimeout(() => {
+          if (leg.provisional || leg.done) return;
+          this.cancelLeg(leg);
+          r('timeout');
+        }, strategy.attemptTimeoutMs);
+      });
+      const attempt = this.dial(leg);
+      attempt.catch(() => {}); // its outcome after a timeout is of no interest
       try {
-        const uac = await this.dial(leg);
+        const outcome = await Promise.race([attempt, timeout]);
+        if (outcome === 'timeout') throw new AttemptTimeout(target.uri);
         leg.done = true;
-        if (uac) this.answer(uac, resolve);
+        if (outcome) this.answer(outcome, resolve);
         return;
       } catch (err) {
         leg.done = true;
         if (this.cancelled) return;
-        const status = timedOut ? 408 : statusOf(err);
-        this.failures.push({ status, reason: timedOut ? `no answer from ${target.uri}` : (err as Error).message });
+        const status = err instanceof AttemptTimeout ? 408 : statusOf(err);
+        this.failures.push({ status, reason: (err as Error).message });
         this.o.log.info({ target: target.uri, status }, 'call attempt failed');
         if (!strategy.failoverOn(status) || this.ringTimedOut()) {
           resolve(this.fail());
