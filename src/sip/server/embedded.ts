@@ -276,7 +276,9 @@ export class EmbeddedSipServer {
     const h = s.headers;
     if (!h.get('Via') || !h.get('Call-ID') || !h.get('From') || !h.get('To') || !h.get('CSeq')) return;
     try {
+      // The answer copies these; if they cannot be read, neither could the client read the answer.
       parseVia(h.get('Via')!);
+      parseCSeq(h.get('CSeq')!);
     } catch {
       return;
     }

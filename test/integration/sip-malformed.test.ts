@@ -1,0 +1,89 @@
+/**
+ * Bad input on the wire: every malformed request of the parser corpus is sent to a running
+ * node over UDP. The answerable ones (Via, From, To, Call-ID and CSeq readable) get exactly one
+ * 400 (505 for another SIP version) whose Warning names the defect; the rest get nothing; and
+ * the node still serves a SIPp OPTIONS and a REGISTER afterwards.
+ */
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { malformed, readFixture } from '../fixtures/sip/corpus.js';
+import { describeSippResult, runSipp, sendRaw, stopAll } from '../helpers/sipp.js';
+import { startKnude, type TestNode } from './knude-harness.js';
+
+let k: TestNode;
+
+/** Ask for the answer at our source port (RFC 3581) without touching the defect under test. */
+function withRport(buf: Buffer): Buffer {
+  const text = buf.toString('latin1');
+  const m = /^(via|v)[ \t]*:[^\r\n]*/im.exec(text);
+  if (!m || /;\s*rport/i.test(m[0])) return buf;
+  const at = m.index + m[0].length;
+  return Buffer.concat([buf.subarray(0, at), Buffer.from(';rport'), buf.subarray(at)]);
+}
+
+beforeAll(async () => {
+  k = await startKnude();
+  k.addAccount('region-a', 'alice', 'alice-pw');
+});
+
+afterAll(async () => {
+  await stopAll();
+  await k?.stop();
+});
+
+describe('malformed requests', () => {
+  it(`answers each of the ${malformed.length} malformed requests as the corpus says, and keeps serving`, async () => {
+    expect(malformed.length).toBeGreaterThanOrEqual(100);
+    const problems: string[] = [];
+    for (const f of malformed) {
+      const r = await sendRaw(k.sip, 'udp', [withRport(readFixture('malformed', f.file))], {
+        expectReplies: f.answerable ? 1 : undefined,
+        waitMs: f.answerable ? 2000 : 250,
+      });
+      if (!f.answerable) {
+        if (r.messages.length) problems.push(`${f.file}: expected no answer, got ${r.messages[0].split('\r\n')[0]}`);
+        continue;
+      }
+      const reply = r.messages[0];
+      if (!reply) {
+        problems.push(`${f.file}: no answer`);
+        continue;
+      }
+      if (!reply.startsWith(`SIP/2.0 ${f.status} `)) problems.push(`${f.file}: expected ${f.status}, got ${reply.split('\r\n')[0]}`);
+      const warning = /^Warning: 399 \S+ "([^"]*)"/m.exec(reply)?.[1] ?? '';
+      if (!warning.toLowerCase().includes(f.keyword.toLowerCase())) problems.push(`${f.file}: Warning "${warning}" does not name "${f.keyword}"`);
+      if (r.messages.length > 1) problems.push(`${f.file}: ${r.messages.length} answers`);
+    }
+    expect(problems).toEqual([]);
+    expect(k.node.sipServer!.counters.malformed).toBeGreaterThanOrEqual(malformed.length);
+    const options = await runSipp({ scenario: 'options.xml', target: k.sip, timeoutMs: 10_000 });
+    expect(options.ok, describeSippResult(options)).toBe(true);
+    const reg = await runSipp({ scenario: 'register-auth.xml', target: k.sip, service: 'alice', auth: { user: 'alice', password: 'alice-pw' }, keys: { expires: 60 }, timeoutMs: 10_000 });
+    expect(reg.ok, describeSippResult(reg)).toBe(true);
+  });
+
+  it('closes a TCP connection whose stream cannot be framed, and answers a framed bad request with 400', async () => {
+    const framed = withRport(readFixture('malformed', malformed.find((f) => f.answerable && f.status === 400)!.file));
+    const ok = await sendRaw(k.sip, 'tcp', [framed], { expectReplies: 1, waitMs: 2000 });
+    expect(ok.messages[0]).toMatch(/^SIP\/2\.0 400 /);
+
+    const socket = net.connect({ host: '127.0.0.1', port: k.ports.sip });
+    await new Promise((r) => socket.once('connect', r));
+    const closed = new Promise<boolean>((r) => {
+      socket.once('close', () => r(true));
+      setTimeout(() => r(false), 3000);
+    });
+    // No Content-Length on a stream: RFC 3261 18.3 makes the message unframeable.
+    socket.write('OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK1\r\n\r\n');
+    expect(await closed).toBe(true);
+  });
+
+  it('drops an oversize datagram and refuses an oversize stream message', async () => {
+    const huge = Buffer.from(`OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK2\r\nX-Pad: ${'a'.repeat(70_000)}\r\n\r\n`);
+    const r = await sendRaw(k.sip, 'tcp', [huge], { waitMs: 1000 });
+    expect(r.messages).toEqual([]);
+    expect(r.closedByPeer).toBe(true);
+    const options = await runSipp({ scenario: 'options.xml', target: k.sip, timeoutMs: 10_000 });
+    expect(options.ok).toBe(true);
+  });
+});
