@@ -80,8 +80,15 @@ export class ClientTransaction {
   /** A synthetic final response so the user sees one path for every outcome. */
   private fail(status: number, reason: string, why: string): void {
     if (this.state === 'terminated' || this.state === 'completed' || this.state === 'accepted') return;
-    const headers = this.request.headers.clone();
-    headers.remove('Content-Type');
+    // Only what a response carries (RFC 3261 8.2.6.2): a clone of the request handed the user,
+    // and through a proxy the upstream network, its Route, Contact, Max-Forwards and credentials.
+    const h = this.request.headers;
+    const headers = new (h.constructor as new () => typeof h)();
+    for (const v of h.getAll('Via')) headers.append('Via', v);
+    for (const n of ['From', 'To', 'Call-ID', 'CSeq']) {
+      const v = h.get(n);
+      if (v !== undefined) headers.set(n, v);
+    }
     headers.set('Reason', `SIP;cause=${status};text="${why}"`);
     const res: SipResponse = { kind: 'response', status, reason, headers, body: Buffer.alloc(0) };
     this.state = 'terminated';

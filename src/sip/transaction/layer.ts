@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { parseCSeq, parseVia, type SipRequest, type SipResponse } from '../message/index.js';
 import type { Destination, Source } from '../transport/types.js';
 import { ClientTransaction, type ClientTransactionHost, type ClientTransactionUser } from './client.js';
@@ -72,11 +73,15 @@ export class TransactionLayer {
       const invite = this.servers.get(key.replace(/\|CANCEL$/, '|INVITE'));
       const tx = new ServerTransaction(cancelKey, req, source, responseDestination(req, source), this.serverHost);
       this.servers.set(cancelKey, tx);
-      if (!invite || invite.finalSent) {
-        tx.respond(responseTo(req, 481, 'Call/Transaction Does Not Exist'));
+      // Responses other than 100 need a To tag (8.2.6.2); the 200 SHOULD reuse the INVITE's (9.2).
+      if (!invite) {
+        tx.respond(responseTo(req, 481, 'Call/Transaction Does Not Exist', newTag()));
         return;
       }
-      tx.respond(responseTo(req, 200, 'OK'));
+      tx.respond(responseTo(req, 200, 'OK', toTagOf(invite.lastResponse) ?? newTag()));
+      // RFC 3261 9.2: a CANCEL matching a transaction that already sent its final response still
+      // gets 200, but "has no effect on the processing of the original request" (it was a 481).
+      if (invite.finalSent) return;
       invite.cancelled = true;
       this.host.onCancel(invite, req, source);
       return;
@@ -129,6 +134,15 @@ export class TransactionLayer {
     for (const tx of [...this.servers.values()]) tx.terminate();
     for (const tx of [...this.clients.values()]) tx.terminate();
   }
+}
+
+function newTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function toTagOf(res: SipResponse | undefined): string | undefined {
+  const to = res?.headers.get('To');
+  return to ? /;\s*tag=([^;\s]+)/i.exec(to)?.[1] : undefined;
 }
 
 /** A response to `req` that copies the headers RFC 3261 8.2.6.2 says it must. */
