@@ -78,11 +78,12 @@ describe('malformed requests', () => {
     expect(await closed).toBe(true);
   });
 
-  it('drops an oversize datagram and refuses an oversize stream message', async () => {
+  it('closes a connection that sends an oversize message, and keeps serving', async () => {
     const huge = Buffer.from(`OPTIONS sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK2\r\nX-Pad: ${'a'.repeat(70_000)}\r\n\r\n`);
     const r = await sendRaw(k.sip, 'tcp', [huge], { waitMs: 1000 });
     expect(r.messages).toEqual([]);
-    expect(r.closedByPeer).toBe(true);
+    // Closed mid-write, the client sees either the close or a reset.
+    expect(r.closedByPeer || r.errors.length > 0, JSON.stringify(r.errors)).toBe(true);
     const options = await runSipp({ scenario: 'options.xml', target: k.sip, timeoutMs: 10_000 });
     expect(options.ok).toBe(true);
   });
