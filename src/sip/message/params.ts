@@ -1,52 +1,73 @@
-import { SipParseError } from './errors.js';
+import { excerpt, isTokenChar, isWsp, quotedEnd, skipWsp } from './chars.js';
+
+/** Thrown by the internal scanners; the public functions turn it into a SipParseError with context. */
+export class Defect extends Error {}
 
 /**
- * Reads `;name[=value]` parameters from `s` starting at `i` (which points at ';' or the end).
- * Values are tokens or quoted strings, kept as sent (quotes included) so formatting
- * round-trips; names are lowercased. Stops at the end or at a character in `stopAt`.
+ * Reads header parameters (`*( SEMI generic-param )`, RFC 3261 25.1) from `s` at `i`, up to the
+ * end of `s`. White space is allowed around ';' and '=' (RFC 4475 wsinv); names are lowercased;
+ * values are kept as sent, quoted strings with their quotes, so formatting round-trips.
  */
-export function readParams(s: string, i: number, what: string, stopAt = ''): { params: Map<string, string | null>; end: number } {
-  const params = new Map<string, string | null>();
-  while (i < s.length) {
-    while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-    if (i >= s.length || stopAt.includes(s[i])) break;
-    if (s[i] !== ';') throw new SipParseError(`malformed ${what}: unexpected "${s.slice(i, i + 20)}"`);
-    i++;
-    while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-    let j = i;
-    while (j < s.length && !'=;, \t'.includes(s[j]) && !stopAt.includes(s[j])) j++;
-    const name = s.slice(i, j).toLowerCase();
-    if (!name) throw new SipParseError(`malformed ${what}: empty parameter name`);
-    i = j;
-    while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-    if (s[i] === '=') {
-      i++;
-      while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-      if (s[i] === '"') {
-        let k = i + 1;
-        while (k < s.length && s[k] !== '"') k += s[k] === '\\' ? 2 : 1;
-        if (k >= s.length) throw new SipParseError(`malformed ${what}: unterminated quoted parameter ${name}`);
-        params.set(name, s.slice(i, k + 1));
-        i = k + 1;
+export function readHeaderParams(s: string, i: number, params: Map<string, string | null>): void {
+  const n = s.length;
+  for (;;) {
+    i = skipWsp(s, i);
+    if (i >= n) return;
+    if (s.charCodeAt(i) !== 59 /* ; */) throw new Defect(`unexpected "${excerpt(s.slice(i), 30)}"`);
+    i = skipWsp(s, i + 1);
+    const nameStart = i;
+    while (i < n && isTokenChar(s.charCodeAt(i))) i++;
+    if (i === nameStart) {
+      if (i >= n || s.charCodeAt(i) === 59) throw new Defect('empty parameter name');
+      throw new Defect(`bad parameter name near "${excerpt(s.slice(i), 30)}"`);
+    }
+    const name = s.slice(nameStart, i).toLowerCase();
+    const j = skipWsp(s, i);
+    if (j < n && s.charCodeAt(j) === 61 /* = */) {
+      i = skipWsp(s, j + 1);
+      if (i < n && s.charCodeAt(i) === 34 /* " */) {
+        const end = quotedEnd(s, i);
+        if (end < 0) throw new Defect(`unterminated quoted string in parameter ${name}`);
+        params.set(name, s.slice(i, end + 1));
+        i = end + 1;
       } else {
-        let k = i;
-        while (k < s.length && !'; \t,'.includes(s[k]) && !stopAt.includes(s[k])) k++;
-        params.set(name, s.slice(i, k));
-        i = k;
+        const vs = i;
+        while (i < n) {
+          const c = s.charCodeAt(i);
+          if (c === 59 || c === 44 /* , */ || isWsp(c) || c === 34) break;
+          i++;
+        }
+        if (i === vs) throw new Defect(`empty value for parameter ${name}`);
+        params.set(name, s.slice(vs, i));
       }
-    } else params.set(name, null);
+    } else {
+      params.set(name, null);
+      i = j;
+    }
   }
-  return { params, end: i };
+}
+
+/**
+ * Reads URI parameters (`;name[=value]`) from `s` between `i` and `end`. URIs carry no white
+ * space or quoting; empty parameters (a stray ';') are skipped as many stacks do.
+ */
+export function readUriParams(s: string, i: number, end: number, params: Map<string, string | null>): void {
+  while (i < end) {
+    // s[i] is ';'
+    let j = s.indexOf(';', i + 1);
+    if (j < 0 || j > end) j = end;
+    const part = s.slice(i + 1, j);
+    i = j;
+    if (!part) continue;
+    const eq = part.indexOf('=');
+    if (eq === 0) throw new Defect(`parameter without a name "${excerpt(part, 30)}"`);
+    if (eq < 0) params.set(part.toLowerCase(), null);
+    else params.set(part.slice(0, eq).toLowerCase(), part.slice(eq + 1));
+  }
 }
 
 export function formatParams(params: Map<string, string | null>): string {
   let out = '';
   for (const [k, v] of params) out += v === null ? `;${k}` : `;${k}=${v}`;
   return out;
-}
-
-/** Removes surrounding quotes and backslash escapes of a quoted-string value. */
-export function unquote(v: string): string {
-  if (v.length >= 2 && v.startsWith('"') && v.endsWith('"')) return v.slice(1, -1).replace(/\\(.)/g, '$1');
-  return v;
 }

@@ -1,8 +1,12 @@
 /**
  * Splits a header value at top-level commas: commas inside quoted strings or <...> do not
- * split. Linear, no regular expressions (the input is hostile network data).
+ * split, and empty elements are dropped. One linear pass, no regular expressions.
  */
 export function splitList(value: string): string[] {
+  if (!value.includes(',')) {
+    const one = value.trim();
+    return one ? [one] : [];
+  }
   const out: string[] = [];
   let depth = 0;
   let quoted = false;

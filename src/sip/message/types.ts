@@ -3,6 +3,7 @@ import type { SipHeaders } from './headers.js';
 export interface SipRequest {
   kind: 'request';
   method: string;
+  /** The Request-URI as sent; parse it with parseUri. */
   uri: string;
   headers: SipHeaders;
   body: Buffer;

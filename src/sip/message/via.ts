@@ -1,75 +1,101 @@
+import { excerpt, isTokenChar, skipWsp } from './chars.js';
 import { SipParseError } from './errors.js';
-import { formatParams, readParams } from './params.js';
+import { Defect, formatParams, readHeaderParams } from './params.js';
+import { checkHost, readPort } from './uri.js';
 
 export interface Via {
+  /** Uppercased: 'UDP', 'TCP', 'TLS', 'WS', 'WSS', 'SCTP'... */
   transport: string;
+  /** Hostname, IPv4 address or bracketed IPv6 reference. */
   host: string;
   port?: number;
+  /** Via parameters, names lowercased, values as sent. Authoritative for formatVia. */
   params: Map<string, string | null>;
+  /** Convenience copy of params.get('branch'). */
   branch?: string;
 }
 
-const VIA_HEAD = /^SIP\s*\/\s*2\.0\s*\/\s*([A-Za-z0-9-]+)\s+(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+)(?:\s*:\s*(\d{1,5}))?/i;
+function readToken(s: string, i: number): number {
+  while (i < s.length && isTokenChar(s.charCodeAt(i))) i++;
+  return i;
+}
 
-/** One Via value: `SIP/2.0/UDP host:port;branch=z9hG4bK...;rport` (white space around / tolerated, RFC 4475). */
-export function parseVia(v: string): Via {
-  const m = VIA_HEAD.exec(v.trim());
-  if (!m) throw new SipParseError(`malformed Via header: "${v.slice(0, 80)}"`);
-  const s = v.trim();
-  const port = m[3] === undefined ? undefined : Number(m[3]);
-  if (port !== undefined && (port === 0 || port > 65535)) throw new SipParseError(`malformed Via header: port ${port} out of range`);
-  const { params } = readParams(s, m[0].length, 'Via header');
+/** The scanner behind parseVia; throws Defect. */
+export function scanVia(s: string): Via {
+  const n = s.length;
+  let i = skipWsp(s, 0);
+  // sent-protocol = protocol-name SLASH protocol-version SLASH transport, with SWS around the
+  // slashes (RFC 4475 wsinv folds inside it).
+  let e = readToken(s, i);
+  const name = s.slice(i, e);
+  if (name.toUpperCase() !== 'SIP') throw new Defect(name ? `unknown protocol "${excerpt(name, 20)}"` : 'expected "SIP/2.0/transport"');
+  i = skipWsp(s, e);
+  if (s.charCodeAt(i) !== 47 /* / */) throw new Defect('expected "SIP/2.0/transport"');
+  i = skipWsp(s, i + 1);
+  e = readToken(s, i);
+  const version = s.slice(i, e);
+  if (version !== '2.0') throw new Defect(`unsupported protocol SIP/${excerpt(version, 12)}`);
+  i = skipWsp(s, e);
+  if (s.charCodeAt(i) !== 47) throw new Defect('missing transport');
+  i = skipWsp(s, i + 1);
+  e = readToken(s, i);
+  if (e === i) throw new Defect('missing transport');
+  const transport = s.slice(i, e).toUpperCase();
+  i = skipWsp(s, e);
+  if (i === e) throw new Defect(i >= n || s.charCodeAt(i) === 59 ? 'missing host' : `unexpected "${excerpt(s.slice(i), 20)}" after the transport`);
+  if (i >= n) throw new Defect('missing host');
+
+  // sent-by = host [ COLON port ]
+  let hostEnd: number;
+  if (s.charCodeAt(i) === 91 /* [ */) {
+    const close = s.indexOf(']', i);
+    if (close < 0) throw new Defect('unterminated IPv6 reference');
+    hostEnd = close + 1;
+  } else {
+    hostEnd = i;
+    while (hostEnd < n) {
+      const c = s.charCodeAt(hostEnd);
+      if (c === 58 || c === 59 || c === 32 || c === 9) break;
+      hostEnd++;
+    }
+  }
+  if (hostEnd === i) throw new Defect('missing host');
+  const host = checkHost(s.slice(i, hostEnd));
+  i = skipWsp(s, hostEnd);
+  let port: number | undefined;
+  if (s.charCodeAt(i) === 58 /* : */) {
+    const ps = skipWsp(s, i + 1);
+    let pe = ps;
+    while (pe < n) {
+      const c = s.charCodeAt(pe);
+      if (c === 59 || c === 32 || c === 9) break;
+      pe++;
+    }
+    port = readPort(s, ps, pe);
+    if (port === 0) throw new Defect('port 0 out of range');
+    i = pe;
+  }
+  const params = new Map<string, string | null>();
+  readHeaderParams(s, i, params);
+  const via: Via = { transport, host, params };
+  if (port !== undefined) via.port = port;
   const branch = params.get('branch');
-  return { transport: m[1].toUpperCase(), host: m[2], port, params, branch: branch ?? undefined };
+  if (branch) via.branch = branch;
+  return via;
+}
+
+/** One Via value: `SIP/2.0/UDP host:port;branch=z9hG4bK...;rport`. Throws SipParseError. */
+export function parseVia(v: string): Via {
+  try {
+    return scanVia(v);
+  } catch (err) {
+    if (err instanceof Defect) throw new SipParseError(`malformed Via header: ${err.message}`);
+    throw err;
+  }
 }
 
 export function formatVia(v: Via): string {
-  return `SIP/2.0/${v.transport} ${v.host}${v.port !== undefined ? `:${v.port}` : ''}${formatParams(v.params)}`;
-}
-
-export function parseCSeq(v: string): { seq: number; method: string } {
-  const m = /^\s*(\d{1,10})\s+([A-Za-z0-9.!%*_+`'~-]+)\s*$/.exec(v);
-  if (!m) throw new SipParseError(`malformed CSeq header: "${v.slice(0, 60)}"`);
-  const seq = Number(m[1]);
-  if (seq >= 2 ** 31) throw new SipParseError(`CSeq number ${seq} is not below 2**31`);
-  return { seq, method: m[2] };
-}
-
-/** `Digest username="a", realm="b", qop=auth` -> scheme and unquoted parameters (names lowercased). */
-export function parseAuthParams(v: string): { scheme: string; params: Map<string, string> } {
-  const s = v.trim();
-  const sp = s.search(/\s/);
-  if (sp <= 0) throw new SipParseError(`malformed credentials: "${s.slice(0, 40)}"`);
-  const scheme = s.slice(0, sp);
-  const params = new Map<string, string>();
-  let i = sp;
-  while (i < s.length) {
-    while (i < s.length && ' \t,'.includes(s[i])) i++;
-    if (i >= s.length) break;
-    const eq = s.indexOf('=', i);
-    if (eq < 0) throw new SipParseError(`malformed credentials: parameter without value near "${s.slice(i, i + 20)}"`);
-    const name = s.slice(i, eq).trim().toLowerCase();
-    i = eq + 1;
-    while (s[i] === ' ' || s[i] === '\t') i++;
-    let value: string;
-    if (s[i] === '"') {
-      let k = i + 1;
-      value = '';
-      while (k < s.length && s[k] !== '"') {
-        if (s[k] === '\\' && k + 1 < s.length) {
-          value += s[k + 1];
-          k += 2;
-        } else value += s[k++];
-      }
-      if (k >= s.length) throw new SipParseError(`malformed credentials: unterminated quoted ${name}`);
-      i = k + 1;
-    } else {
-      let k = i;
-      while (k < s.length && s[k] !== ',') k++;
-      value = s.slice(i, k).trim();
-      i = k;
-    }
-    params.set(name, value);
-  }
-  return { scheme, params };
+  let params = formatParams(v.params);
+  if (v.branch !== undefined && !v.params.has('branch')) params = `;branch=${v.branch}${params}`;
+  return `SIP/2.0/${v.transport.toUpperCase()} ${v.host}${v.port !== undefined ? `:${v.port}` : ''}${params}`;
 }
