@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { KnudeConfig } from '../config/schema.js';
-import { DialPlanError, DialPlanRouter, DialPlanStore, explain, type RouteCaller } from '../dialplan/index.js';
+import { readFileSync } from 'node:fs';
+import { DialPlanError, DialPlanRouter, DialPlanStore, explain, exportPlan, importPlan, type RouteCaller } from '../dialplan/index.js';
 import { RegistrarError } from '../registrar/errors.js';
 import { StoreError } from '../store/database.js';
 import { CertificateError } from '../util/tls-cert.js';
@@ -160,6 +161,36 @@ export function buildCli(): Command {
           accounts.remove(user, c.sip.domain);
         });
         process.stdout.write(`account ${target} removed\n`);
+      }),
+    );
+
+  const planCmd = program.command('plan').description('the whole alias plan as one document');
+  planCmd
+    .command('export')
+    .description('print the plan (organisations, blocks, domains, aliases, zones, transforms, policy)')
+    .option('--format <yaml|json>', 'document format', 'yaml')
+    .option('--with-secrets', 'include zone credentials (redacted by default)')
+    .action((opts: { format: string; withSecrets?: boolean }, cmd: Command) =>
+      withStore(cmd, ({ plan }) => {
+        if (opts.format !== 'yaml' && opts.format !== 'json') throw new UsageError('--format must be yaml or json');
+        process.stdout.write(exportPlan(plan, opts.format, { redactSecrets: !opts.withSecrets }));
+      }),
+    );
+  planCmd
+    .command('import <file>')
+    .description('replace the plan with a YAML or JSON document, all or nothing')
+    .option('--dry-run', 'validate only')
+    .action((file: string, opts: { dryRun?: boolean }, cmd: Command) =>
+      withStore(cmd, ({ plan }) => {
+        let text: string;
+        try {
+          text = readFileSync(file, 'utf8');
+        } catch (err) {
+          throw new UsageError(`cannot read ${file}: ${(err as Error).message}`);
+        }
+        const summary = importPlan(plan, text, { dryRun: !!opts.dryRun });
+        const counts = Object.entries(summary).map(([k, v]) => `${v} ${k}`).join(', ');
+        process.stdout.write(`${opts.dryRun ? 'valid' : 'imported'}: ${counts}\n`);
       }),
     );
 

@@ -72,6 +72,25 @@ describe('knude CLI', () => {
     }
   });
 
+  it('exports the plan and imports it again; a conflicting document is refused naming the line', async () => {
+    const exported = await knude('plan', 'export');
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toContain('region-skane');
+    const file = join(dir, 'plan.yaml');
+    writeFileSync(file, exported.stdout);
+    expect(await knude('plan', 'import', file, '--dry-run')).toMatchObject({ code: 0 });
+    const imported = await knude('plan', 'import', file);
+    expect(imported.stdout).toMatch(/^imported: 1 orgs, 1 blocks, 1 domains/);
+    expect((await knude('route', '+46401000', '--from', 'region-skane')).stdout).toMatch(/account/);
+
+    const conflicting = exported.stdout.replace(/^organisations:\n/m, 'organisations:\n  - name: region-x\n    blocks: ["+464010"]\n');
+    expect(conflicting).not.toBe(exported.stdout);
+    writeFileSync(file, conflicting);
+    const refused = await knude('plan', 'import', file);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/line \d+: .*overlaps/);
+  });
+
   it('reports a bad configuration file clearly', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'sip: { listne: [] }\n');

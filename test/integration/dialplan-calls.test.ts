@@ -169,6 +169,34 @@ describe('neighbour zones', () => {
   });
 });
 
+describe('calls from a neighbour zone', () => {
+  it('trusts a call from a configured target of a zone like its organisation; the same call from elsewhere is external', async () => {
+    const trunkPort = await freePort('both');
+    k.node.plan.putZone({ name: 'sll-infra', org: 'region-stockholm', targets: [{ host: '127.0.0.1', port: trunkPort, transport: 'udp', priority: 1 }] });
+    const anna = await registeredEndpoint('anna', 'anna-pw', 'uas-answer.xml');
+    const fromZone = await runSipp({
+      scenario: 'uac-call.xml',
+      target: k.sip,
+      localPort: trunkPort,
+      service: '+46401000',
+      keys: { from_user: '+4681999', hold_ms: 200 },
+      timeoutMs: 20_000,
+    });
+    expectOk(fromZone);
+    expectOk(await anna.done);
+    const outsider = await runSipp({ scenario: 'uac-expect-status.xml', target: k.sip, service: '+46401000', keys: { from_user: '+4681999', expect_status: 403 }, timeoutMs: 15_000 });
+    expectOk(outsider);
+    k.node.plan.removeZone('sll-infra');
+  });
+
+  it('refuses with 482 a call from a zone that would go straight back to that zone', async () => {
+    const trunkPort = await freePort('both');
+    k.node.plan.putZone({ name: 'vgr-infra', org: 'vgregion', targets: [{ host: '127.0.0.1', port: trunkPort, transport: 'udp', priority: 1 }] });
+    const r = await runSipp({ scenario: 'uac-expect-status.xml', target: k.sip, localPort: trunkPort, service: '+46311234', keys: { from_user: '+46311000', expect_status: 482 }, timeoutMs: 15_000 });
+    expectOk(r);
+  });
+});
+
 describe('explain', () => {
   it('GET /api/route returns the decision and the rule chain that produced it', async () => {
     const base = `http://127.0.0.1:${k.node.httpPort}/api/route`;

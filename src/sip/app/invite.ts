@@ -1,10 +1,10 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
-import type { DialPlanRouter, RouteCaller, RouteDecision } from '../../dialplan/index.js';
+import { targetKey, type DialPlanRouter, type RouteCaller, type RouteDecision } from '../../dialplan/index.js';
 import type { AccountStore } from '../../registrar/accounts.js';
 import { aorFor, type BindingStore } from '../../registrar/bindings.js';
 import type { DigestAuthenticator } from '../../registrar/digest.js';
-import { parseNameAddr, parseUri } from '../message/index.js';
+import { parseNameAddr, parseUri, parseVia, splitList } from '../message/index.js';
 import { CallSession, type CallEnd, type CallTarget, type DialStrategy } from './call-session.js';
 
 export interface InviteDeps {
@@ -35,6 +35,25 @@ function warning(text: string): string {
   return `399 knude "${text.replace(/"/g, "'")}"`;
 }
 
+/**
+ * The hops a request has passed, as dial-plan target keys (`udp:10.0.0.5:5060`): a zone target
+ * among them means the call came back to where it was (a loop). Keys, not bare hosts, so that
+ * two services on one host are not mistaken for each other.
+ */
+function viaKeys(req: Srf.SrfRequest): string[] {
+  const out: string[] = [];
+  for (const v of splitList(req.get('Via') ?? '')) {
+    try {
+      const via = parseVia(v);
+      const transport = via.transport.toLowerCase();
+      out.push(targetKey({ host: via.host.replace(/^\[|\]$/g, ''), port: via.port ?? (transport === 'tls' ? 5061 : 5060), transport: transport as 'udp' | 'tcp' | 'tls' }));
+    } catch {
+      /* the server has validated the top Via; a bad lower one only loses loop detection */
+    }
+  }
+  return out;
+}
+
 function hostOf(uri: string): string {
   return parseUri(uri).host.toLowerCase().replace(/^\[|\]$/g, '');
 }
@@ -56,7 +75,14 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     const fromHost = fromUri.host.toLowerCase().replace(/^\[|\]$/g, '');
     const account = fromUri.user && (fromHost === deps.realm || deps.localHosts.has(fromHost)) ? deps.accounts.get(fromUri.user, deps.realm) : undefined;
     if (!account) {
-      ctx.caller = { kind: 'external', address: `${req.source_address}:${req.source_port}` };
+      // A neighbour's infrastructure calling in from one of its configured targets is a zone
+      // caller (trusted like an organisation); anyone else is external.
+      const zone = deps.router
+        .zones()
+        .find((z) => z.org && z.targets.some((t) => t.host === req.source_address && t.port === Number(req.source_port)));
+      ctx.caller = zone
+        ? { kind: 'zone', zone: zone.zone, org: zone.org! }
+        : { kind: 'external', address: `${req.source_address}:${req.source_port}` };
       return true;
     }
     // A caller claiming one of our accounts must prove it (RFC 3261 22.3, proxy-style 407).
@@ -111,6 +137,8 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
       dialled: requestUri,
       from: caller,
       maxForwards: req.has('Max-Forwards') ? Number(req.get('Max-Forwards')) : undefined,
+      // Hosts the request has passed through: a zone or target on this list is a loop.
+      via: viaKeys(req),
     });
     ctx.decision = decision;
     deps.log.info({ callId: req.get('Call-ID'), caller, action: decision.action, trace: decision.trace }, 'call routed');
