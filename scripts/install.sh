@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # sip-tester: SIPp, the real SIP peer of the integration tests and benchmarks.
 # openssl: makes the self-signed certificate of the embedded default and test certificates.
-DEBIAN_PACKAGES=(sip-tester openssl)
+# janus: the media plane (VideoRoom SFU, AudioBridge mixer) knude starts and supervises.
+# chromium, iproute2: headless browser peers in the tests, in network namespaces (Janus skips loopback).
+DEBIAN_PACKAGES=(sip-tester openssl janus chromium iproute2)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
