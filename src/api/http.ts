@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadStaticFiles } from '../web/static-files.js';
 import { DialPlanError, explain, type DialPlanRouter, type DialPlanStore, type RouteCaller } from '../dialplan/index.js';
 
 /** An HTTP error answered as RFC 9457 problem+json. */
@@ -9,9 +10,21 @@ export class HttpProblem extends Error {
     readonly status: number,
     readonly title: string,
     detail: string,
+    /** A stable machine-readable reason for clients (e.g. the join page). */
+    readonly reason?: string,
   ) {
     super(detail);
   }
+}
+
+/** What the join page may learn about a room before joining: nothing secret. */
+export interface JoinInfo {
+  name: string;
+  org: string;
+  pinRequired: boolean;
+  branding?: { logoUrl?: string; color?: string };
+  /** Why joining would fail now, if it would (not-yet-valid, expired, locked). */
+  problem?: string;
 }
 
 export interface HttpDeps {
@@ -19,9 +32,28 @@ export interface HttpDeps {
   plan: DialPlanStore;
   router: DialPlanRouter;
   health: () => Record<string, unknown>;
+  /** Room lookup for the join page; absent on a node without rooms. */
+  joinInfo?: (alias: string) => JoinInfo | undefined;
 }
 
 type Handler = (url: URL) => { status?: number; body: unknown };
+
+const statics = loadStaticFiles();
+
+/** The browser client: /join/<alias> is the page, /static/<file> its assets. */
+function serveStatic(pathname: string, res: http.ServerResponse): boolean {
+  const name = pathname.startsWith('/join/') ? 'join.html' : pathname.startsWith('/static/') ? pathname.slice('/static/'.length) : undefined;
+  const file = name === undefined ? undefined : statics.get(name);
+  if (!file) return false;
+  res.writeHead(200, {
+    'content-type': file.type,
+    'cache-control': 'no-cache',
+    // The page loads nothing from elsewhere; media and signalling go to this node only.
+    'content-security-policy': "default-src 'self'; img-src 'self' data: https:; connect-src 'self' ws: wss:; media-src 'self' blob: mediastream:",
+  });
+  res.end(file.body);
+  return true;
+}
 
 function send(res: http.ServerResponse, status: number, body: unknown, type = 'application/json'): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' }).end(JSON.stringify(body));
@@ -46,10 +78,18 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       const decision = deps.router.route({ dialled: alias, from: caller });
       return { body: { ...decision, explanation: explain(decision) } };
     },
+    '/api/join-info': (url) => {
+      const alias = url.searchParams.get('alias');
+      if (!alias) throw new HttpProblem(400, 'Bad Request', 'query parameter "alias" is required');
+      const info = deps.joinInfo?.(alias);
+      if (!info) throw new HttpProblem(404, 'Not Found', `no meeting room at ${alias}`, 'not-found');
+      return { body: info };
+    },
   };
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const handler = routes[url.pathname];
+    if (!handler && req.method === 'GET' && serveStatic(url.pathname, res)) return;
     try {
       if (!handler) throw new HttpProblem(404, 'Not Found', `no resource at ${url.pathname}`);
       if (req.method !== 'GET') throw new HttpProblem(405, 'Method Not Allowed', `${req.method} is not allowed on ${url.pathname}`);
@@ -63,7 +103,12 @@ export function createHttpServer(deps: HttpDeps): http.Server {
             ? new HttpProblem(400, 'Bad Request', err.message)
             : new HttpProblem(500, 'Internal Server Error', 'the request failed; see the node log');
       if (problem.status === 500) console.error(err);
-      send(res, problem.status, { type: 'about:blank', title: problem.title, status: problem.status, detail: problem.message }, 'application/problem+json');
+      send(
+        res,
+        problem.status,
+        { type: 'about:blank', title: problem.title, status: problem.status, detail: problem.message, ...(problem.reason ? { reason: problem.reason } : {}) },
+        'application/problem+json',
+      );
     }
   });
 }
