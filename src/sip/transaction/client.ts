@@ -1,6 +1,6 @@
 import { serializeMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import type { Destination, Source } from '../transport/types.js';
-import type { TimerValues } from './timers.js';
+import { TimerSet, type TimerValues } from './timers.js';
 
 export type ClientState = 'calling' | 'trying' | 'proceeding' | 'completed' | 'accepted' | 'terminated';
 
@@ -31,7 +31,7 @@ export class ClientTransaction {
   /** The flow the request left on; responses and the CANCEL follow it. */
   flow: Source | undefined;
   private wire: Buffer;
-  private timers: NodeJS.Timeout[] = [];
+  private timers = new TimerSet();
   private retransmitTimer: NodeJS.Timeout | undefined;
   private ackWire: Buffer | undefined;
 
@@ -70,7 +70,7 @@ export class ClientTransaction {
       this.retransmitTimer = setTimeout(retransmit, interval); // Timer A / E
     }
     // Timer B / F
-    this.after(64 * T1, () => {
+    this.timers.after(64 * T1, () => {
       if (this.state === 'calling' || this.state === 'trying' || (this.state === 'proceeding' && !this.isInvite)) {
         this.fail(408, 'Request Timeout', 'no final response (timer B/F)');
       }
@@ -113,14 +113,14 @@ export class ClientTransaction {
         this.clearRetransmit();
         if (this.isInvite && s < 300) {
           this.state = 'accepted';
-          this.after(64 * T1, () => this.terminate()); // Timer M
+          this.timers.after(64 * T1, () => this.terminate()); // Timer M
         } else if (this.isInvite) {
           this.state = 'completed';
           this.sendAck(res);
-          this.after(this.reliable ? 0 : 32_000, () => this.terminate()); // Timer D
+          this.timers.after(this.reliable ? 0 : 32_000, () => this.terminate()); // Timer D
         } else {
           this.state = 'completed';
-          this.after(this.reliable ? 0 : T4, () => this.terminate()); // Timer K
+          this.timers.after(this.reliable ? 0 : T4, () => this.terminate()); // Timer K
         }
         this.user.onResponse(res, this, source);
         return;
@@ -163,10 +163,6 @@ export class ClientTransaction {
     this.host.terminated(this);
   }
 
-  private after(ms: number, fn: () => void): void {
-    const t = setTimeout(fn, ms);
-    this.timers.push(t);
-  }
 
   private clearRetransmit(): void {
     if (this.retransmitTimer) clearTimeout(this.retransmitTimer);
@@ -175,7 +171,6 @@ export class ClientTransaction {
 
   private clearTimers(): void {
     this.clearRetransmit();
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
+    this.timers.clear();
   }
 }

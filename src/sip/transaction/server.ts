@@ -1,6 +1,6 @@
 import { serializeMessage, type SipRequest, type SipResponse } from '../message/index.js';
 import type { Destination, Source } from '../transport/types.js';
-import type { TimerValues } from './timers.js';
+import { TimerSet, type TimerValues } from './timers.js';
 
 export type ServerState = 'trying' | 'proceeding' | 'completed' | 'confirmed' | 'accepted' | 'terminated';
 
@@ -20,7 +20,7 @@ export class ServerTransaction {
   state: ServerState;
   lastResponse: SipResponse | undefined;
   private lastWire: Buffer | undefined;
-  private timers: NodeJS.Timeout[] = [];
+  private timers = new TimerSet();
   readonly isInvite: boolean;
   readonly reliable: boolean;
   /** Set by the layer when a CANCEL arrived for this INVITE. */
@@ -55,11 +55,11 @@ export class ServerTransaction {
     }
     if (!this.isInvite) {
       this.state = 'completed';
-      this.after(this.reliable ? 0 : 64 * T1, () => this.terminate()); // Timer J
+      this.timers.after(this.reliable ? 0 : 64 * T1, () => this.terminate()); // Timer J
     } else if (res.status < 300) {
       // RFC 6026: stay Accepted for 64*T1 so INVITE retransmissions are absorbed, not re-delivered.
       this.state = 'accepted';
-      this.after(64 * T1, () => this.terminate()); // Timer L
+      this.timers.after(64 * T1, () => this.terminate()); // Timer L
     } else {
       this.state = 'completed';
       if (!this.reliable) {
@@ -68,11 +68,11 @@ export class ServerTransaction {
           if (this.state !== 'completed') return;
           this.host.send(this.dest, wire);
           interval = Math.min(2 * interval, T2);
-          this.after(interval, retransmit);
+          this.timers.after(interval, retransmit);
         };
-        this.after(interval, retransmit); // Timer G
+        this.timers.after(interval, retransmit); // Timer G
       }
-      this.after(64 * T1, () => {
+      this.timers.after(64 * T1, () => {
         // Timer H
         if (this.state === 'completed') {
           this.host.ackTimeout(this);
@@ -92,24 +92,16 @@ export class ServerTransaction {
   ack(): void {
     if (this.state !== 'completed' || !this.isInvite) return;
     this.state = 'confirmed';
-    this.clearTimers();
-    this.after(this.reliable ? 0 : this.host.timers.T4, () => this.terminate()); // Timer I
+    this.timers.clear();
+    this.timers.after(this.reliable ? 0 : this.host.timers.T4, () => this.terminate()); // Timer I
   }
 
   terminate(): void {
     if (this.state === 'terminated') return;
     this.state = 'terminated';
-    this.clearTimers();
+    this.timers.clear();
     this.host.terminated(this);
   }
 
-  private after(ms: number, fn: () => void): void {
-    const t = setTimeout(fn, ms);
-    this.timers.push(t);
-  }
 
-  private clearTimers(): void {
-    for (const t of this.timers) clearTimeout(t);
-    this.timers = [];
-  }
 }

@@ -6,3 +6,17 @@ export interface TimerValues {
 }
 
 export const DEFAULT_TIMERS: TimerValues = { T1: 500, T2: 4000, T4: 5000 };
+
+/** The timers one transaction runs; all are cancelled together when it ends. */
+export class TimerSet {
+  private list: NodeJS.Timeout[] = [];
+
+  after(ms: number, fn: () => void): void {
+    this.list.push(setTimeout(fn, ms));
+  }
+
+  clear(): void {
+    for (const t of this.list) clearTimeout(t);
+    this.list = [];
+  }
+}
