@@ -16,6 +16,7 @@ const ENUMS: Record<string, readonly string[]> = {
   'sip.tls.minVersion': ['TLSv1.2', 'TLSv1.3'],
   'sip.listen[].transport': ['udp', 'tcp', 'tls', 'ws', 'wss'],
   'registrar.algorithms[]': ['SHA-256', 'MD5'],
+  'media.janus': ['embedded', 'external', 'off'],
 };
 
 function isPlain(v: unknown): v is Plain {
@@ -67,7 +68,10 @@ function validate(value: unknown, model: unknown, path: string, nullable: boolea
   return value;
 }
 
-const NULLABLE = new Set(['sip.externalAddress', 'sip.tls.certFile', 'sip.tls.keyFile', 'registrar.nonceSecret']);
+const NULLABLE = new Set([
+  'sip.externalAddress', 'sip.tls.certFile', 'sip.tls.keyFile', 'registrar.nonceSecret',
+  'media.externalUrl', 'media.iceEnforceList', 'media.nat1to1',
+]);
 
 function mergeDeep(base: Plain, over: Plain): Plain {
   const out: Plain = { ...base };
@@ -168,6 +172,8 @@ function checkConsistency(c: KnudeConfig): void {
     if (seen.has(key)) throw new ConfigError(`sip.listen: ${l.transport} ${l.address}:${l.port} is taken twice`);
     seen.add(key);
   }
+  if (c.media.janus === 'external' && !c.media.externalUrl) throw new ConfigError('media.externalUrl is required when media.janus is external');
+  if (c.media.rtpPortMin > c.media.rtpPortMax || c.media.rtpPortMax > 65535) throw new ConfigError('media: rtpPortMin <= rtpPortMax <= 65535 must hold');
   if (c.sip.server === 'drachtio' && !c.sip.drachtio.secret) {
     throw new ConfigError('sip.drachtio.secret is required when sip.server is drachtio');
   }

@@ -57,6 +57,21 @@ export interface KnudeConfig {
     /** A neighbour zone's target that has not rung within this time is skipped for the next one. */
     trunkAttemptTimeoutSeconds: number;
   };
+  media: {
+    /**
+     * 'embedded': knude writes Janus's configuration, starts it and restarts it when it dies.
+     * 'external': a Janus run by the operator at externalUrl. 'off': no rooms on this node.
+     */
+    janus: 'embedded' | 'external' | 'off';
+    externalUrl: string | null;
+    /** UDP ports Janus uses for media (ICE/DTLS-SRTP and the loopback legs of SIP relays). */
+    rtpPortMin: number;
+    rtpPortMax: number;
+    /** Interfaces or addresses Janus gathers ICE candidates on (Janus's ice_enforce_list). */
+    iceEnforceList: string | null;
+    /** Public address for ICE when Janus sits behind 1:1 NAT (Janus's nat_1_1_mapping). */
+    nat1to1: string | null;
+  };
   zones: {
     /** How often every neighbour zone target (and internet gateway target) gets a SIP OPTIONS. */
     probeIntervalSeconds: number;
@@ -97,6 +112,7 @@ export const defaultConfig: KnudeConfig = {
     algorithms: ['SHA-256', 'MD5'],
   },
   calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5 },
+  media: { janus: 'embedded', externalUrl: null, rtpPortMin: 20000, rtpPortMax: 20999, iceEnforceList: null, nat1to1: null },
   zones: { probeIntervalSeconds: 30, probeTimeoutSeconds: 5, failuresToDown: 2 },
   http: { address: '127.0.0.1', port: 8080 },
   store: { sqlitePath: 'knude.db' },
