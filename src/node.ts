@@ -12,13 +12,14 @@ import { BindingStore } from './registrar/bindings.js';
 import { DigestAuthenticator } from './registrar/digest.js';
 import { registrar } from './registrar/handler.js';
 import { registrarMigrations } from './registrar/migrations.js';
+import { roomsMigrations } from './rooms/index.js';
 import { invitePipeline } from './sip/app/invite.js';
 import { EmbeddedSipServer } from './sip/server/embedded.js';
 import { migrate, openDatabase, type Db } from './store/database.js';
 import { loadOrCreateCertificate } from './util/tls-cert.js';
 
 /** Every capability's schema, in the order they may depend on each other. */
-export const allMigrations = [...registrarMigrations, ...dialplanMigrations];
+export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations];
 
 /** Handler registrations drachtio-srf has but its typings lack. */
 interface SrfHandlers {

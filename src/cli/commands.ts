@@ -8,6 +8,7 @@ import { StoreError } from '../store/database.js';
 import { CertificateError } from '../util/tls-cert.js';
 import { AccountStore } from '../registrar/accounts.js';
 import { openStore, startNode, StartupError } from '../node.js';
+import { addRoomCommands } from './rooms.js';
 import { createLogger } from '../util/logger.js';
 
 /** An error the user can fix: printed as one line, exit code 2, no stack trace. */
@@ -163,6 +164,8 @@ export function buildCli(): Command {
         process.stdout.write(`account ${target} removed\n`);
       }),
     );
+
+  addRoomCommands(program, { withStore, print });
 
   const planCmd = program.command('plan').description('the whole alias plan as one document');
   planCmd

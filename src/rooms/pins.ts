@@ -1,0 +1,61 @@
+/**
+ * Meeting PINs: 4-12 digits, kept only as scrypt hashes ("scrypt$N$r$p$salt$hash", base64),
+ * compared in constant time. The cost parameters travel in the hash so they can be raised
+ * later without invalidating stored PINs.
+ *
+ * Cost: a PIN has at most 40 bits, so no hash cost makes a stolen hash safe against an offline
+ * search; what the hash buys is that the database holds no PIN in clear. Every join attempt
+ * pays the cost on the event loop, so it is kept moderate (N=2^13: ~20 ms) to not turn PIN
+ * guessing into a CPU denial of service.
+ */
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { InvalidRoomError } from './errors.js';
+
+export const PIN_RE = /^\d{4,12}$/;
+const N = 8192;
+const R = 8;
+const P = 1;
+const KEY_LENGTH = 32;
+const SALT_LENGTH = 16;
+
+/** Throws InvalidRoomError unless `pin` is 4-12 digits. */
+export function checkPin(pin: unknown, what = 'PIN'): string {
+  if (typeof pin !== 'string' || !PIN_RE.test(pin)) throw new InvalidRoomError(`${what} must be 4-12 digits`);
+  return pin;
+}
+
+export function hashPin(pin: string): string {
+  checkPin(pin);
+  const salt = randomBytes(SALT_LENGTH);
+  const hash = scryptSync(pin, salt, KEY_LENGTH, { N, r: R, p: P });
+  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+/** True when `pin` is the one `stored` was made from. Malformed input is simply false. */
+export function pinMatches(stored: string, pin: string): boolean {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  const [n, r, p] = parts.slice(1, 4).map(Number);
+  const salt = Buffer.from(parts[4], 'base64');
+  const expected = Buffer.from(parts[5], 'base64');
+  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length === 0) return false;
+  const actual = scryptSync(pin, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 });
+  return timingSafeEqual(actual, expected);
+}
+
+/**
+ * Which role a PIN grants in a room: 'host' (host PIN), 'guest' (guest PIN, or no PIN needed)
+ * or null (refused). A room without PINs admits everyone as guest; with only a host PIN, guests
+ * need no PIN but a PIN that is given must be the host's. Every stored hash is computed on each
+ * attempt, so the time taken does not tell which PIN matched.
+ */
+export function pinRole(room: { hostPin?: string; guestPin?: string }, pin: string | undefined): 'host' | 'guest' | null {
+  const given = pin === undefined || pin === '' ? undefined : pin;
+  if (given === undefined) return room.guestPin ? null : 'guest';
+  if (!room.hostPin && !room.guestPin) return 'guest';
+  // A malformed PIN cannot match; refusing it costs no hashing.
+  if (!PIN_RE.test(given)) return null;
+  const host = room.hostPin ? pinMatches(room.hostPin, given) : false;
+  const guest = room.guestPin ? pinMatches(room.guestPin, given) : false;
+  return host ? 'host' : guest ? 'guest' : null;
+}
