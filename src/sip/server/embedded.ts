@@ -17,9 +17,10 @@ import {
 } from '../message/index.js';
 import { AppMessageError, header, parseAppMessage, SERVER_OWNED, type AppMessage } from '../drachtio/app-message.js';
 import { ControlServer, type AppConnection } from '../drachtio/control-server.js';
-import { meta, wireProtocol } from '../drachtio/format.js';
+import { meta } from '../drachtio/format.js';
 import type { ControlMessage } from '../drachtio/wire.js';
 import { ClientTransaction } from '../transaction/client.js';
+import { buildCancel } from '../transaction/cancel.js';
 import { responseTo, TransactionLayer } from '../transaction/layer.js';
 import { responseDestination } from '../transaction/route.js';
 import type { ServerTransaction } from '../transaction/server.js';
@@ -870,19 +871,8 @@ export class EmbeddedSipServer {
     if (!out || out.app !== app || out.req.method !== 'INVITE' || out.final) {
       throw new EmbeddedServerError(`unable to cancel unknown transaction id: ${txnId}`);
     }
-    const inv = out.req;
-    const headers = new SipHeaders();
-    headers.set('Via', inv.headers.getAll('Via')[0]);
-    for (const r of inv.headers.getAll('Route')) headers.append('Route', r);
-    headers.set('Max-Forwards', '70');
-    headers.set('From', inv.headers.get('From')!);
-    headers.set('To', inv.headers.get('To')!);
-    headers.set('Call-ID', inv.headers.get('Call-ID')!);
-    headers.set('CSeq', `${parseCSeq(inv.headers.get('CSeq')!).seq} CANCEL`);
-    for (const [name, value] of m.headers) {
-      if (name === 'Reason' || name.startsWith('X-')) headers.append(name, value);
-    }
-    out.cancel = { kind: 'request', method: 'CANCEL', uri: inv.uri, headers, body: Buffer.alloc(0) };
+    const extra = m.headers.filter(([name]) => name === 'Reason' || name.startsWith('X-'));
+    out.cancel = buildCancel(out.req, extra);
     // RFC 3261 9.1: a CANCEL goes out only after a provisional response arrived.
     if (out.provisional) this.sendCancel(out);
     const wire = serializeMessage(out.cancel);

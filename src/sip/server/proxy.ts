@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import {
   SipHeaders,
-  parseCSeq,
   parseNameAddr,
   serializeMessage,
   type SipRequest,
@@ -12,6 +11,7 @@ import type { AppConnection } from '../drachtio/control-server.js';
 import { meta } from '../drachtio/format.js';
 import type { ControlMessage } from '../drachtio/wire.js';
 import type { ClientTransaction } from '../transaction/client.js';
+import { buildCancel } from '../transaction/cancel.js';
 import { responseTo, type TransactionLayer } from '../transaction/layer.js';
 import type { ServerTransaction } from '../transaction/server.js';
 import type { Destination, Protocol, Source } from '../transport/types.js';
@@ -243,14 +243,7 @@ export class ProxyCore {
   private cancelBranch(s: ProxySession, b: Branch, moveOn: boolean): void {
     if (b.done || !b.tx) return;
     const inv = b.tx.request;
-    const headers = new SipHeaders();
-    headers.set('Via', inv.headers.getAll('Via')[0]);
-    headers.set('Max-Forwards', '70');
-    headers.set('From', inv.headers.get('From')!);
-    headers.set('To', inv.headers.get('To')!);
-    headers.set('Call-ID', inv.headers.get('Call-ID')!);
-    headers.set('CSeq', `${parseCSeq(inv.headers.get('CSeq')!).seq} CANCEL`);
-    const cancel: SipRequest = { kind: 'request', method: 'CANCEL', uri: inv.uri, headers, body: Buffer.alloc(0) };
+    const cancel = buildCancel(inv);
     const dest: Destination = b.tx.flow ? { ...b.tx.dest, flowId: b.tx.flow.flowId } : b.tx.dest;
     this.host.transactions.request(cancel, dest, { onResponse: () => {} });
     if (moveOn) {

@@ -14,11 +14,6 @@ export interface TransportLayerOptions {
   tls?: { server: tls.TlsOptions; client: tls.ConnectionOptions };
 }
 
-export interface TransportEvents {
-  message(data: Buffer, source: Source): void;
-  flowClosed(flowId: string): void;
-}
-
 /** All SIP listeners of the node; picks the socket or connection for each outgoing message. */
 export class TransportLayer {
   private listeners: Listener[] = [];

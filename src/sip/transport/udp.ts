@@ -11,7 +11,7 @@ export class UdpListener {
   private socket: Socket;
   local: HostPort;
 
-  private constructor(socket: Socket, local: HostPort, private readonly maxBytes: number) {
+  private constructor(socket: Socket, local: HostPort) {
     this.socket = socket;
     this.local = local;
   }
@@ -33,7 +33,7 @@ export class UdpListener {
       /* the kernel cap applies; not fatal */
     }
     const bound = socket.address();
-    const listener = new UdpListener(socket, { address: bound.address, port: bound.port }, maxBytes);
+    const listener = new UdpListener(socket, { address: bound.address, port: bound.port });
     const prefix = `udp:${bound.address}:${bound.port}`;
     socket.on('message', (data, rinfo) => {
       // Oversize datagrams are dropped here: a UDP reply could not carry a 513 reliably anyway.

@@ -28,7 +28,7 @@ export class WebSocketListener {
   private conns = new Map<string, { ws: WebSocket; source: Source }>();
   private seq = 0;
 
-  private constructor(private readonly opts: WebSocketOptions, deliver: Deliver) {
+  private constructor(opts: WebSocketOptions, deliver: Deliver) {
     this.protocol = opts.protocol;
     const reject = (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(426, { 'content-type': 'text/plain' }).end('SIP over WebSocket only (RFC 7118)\n');
