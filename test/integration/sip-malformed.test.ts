@@ -62,6 +62,45 @@ describe('malformed requests', () => {
     expect(reg.ok, describeSippResult(reg)).toBe(true);
   });
 
+  it('answers 100 generated requests, each with a different defect, with 400 and a Warning', async () => {
+    const methods = ['OPTIONS', 'REGISTER', 'INVITE', 'MESSAGE', 'INFO', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'UPDATE', 'REFER'];
+    // Each template breaks one thing and leaves Via, From, To, Call-ID and CSeq readable.
+    const defects: Array<(i: number, m: string) => { lines: string[]; keyword: RegExp }> = [
+      (i, m) => ({ lines: [`${m} sip:u${i}@127.0.0.1 SIP/2.0`, `Content-Length: ${i}x`], keyword: /Content-Length/i }),
+      (i, m) => ({ lines: [`${m} sip:u${i}@127.0.0.1 SIP/2.0`, `Max-Forwards: ${i}z`], keyword: /Max-Forwards/i }),
+      (i, m) => ({ lines: [`${m} sip:u${i}@127.0.0.1 SIP/2.0`, `Broken header line ${i} without a colon`], keyword: /colon|header/i }),
+      (i, m) => ({ lines: [`${m} sip:u${i} @127.0.0.1 SIP/2.0`], keyword: /request|URI/i }),
+      (i, m) => ({ lines: [`${m} sip:u${i}@127.0.0.1 SIP/2.0`, `Content-Length: ${100 + i}`], keyword: /Content-Length|body/i }),
+    ];
+    const problems: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      const method = methods[i % methods.length];
+      const { lines, keyword } = defects[i % defects.length](i, method);
+      const [start, ...extra] = lines;
+      const cseqMethod = method;
+      const msg = [
+        start,
+        `Via: SIP/2.0/UDP 127.0.0.1:9;rport;branch=z9hG4bK-gen-${i}`,
+        `From: <sip:tester@127.0.0.1>;tag=gen${i}`,
+        `To: <sip:u${i}@127.0.0.1>`,
+        `Call-ID: generated-${i}@127.0.0.1`,
+        `CSeq: ${i + 1} ${cseqMethod}`,
+        ...extra,
+        ...(extra.some((l) => l.startsWith('Content-Length')) ? [] : ['Content-Length: 0']),
+        '',
+        '',
+      ].join('\r\n');
+      const r = await sendRaw(k.sip, 'udp', [Buffer.from(msg)], { expectReplies: 1, waitMs: 2000 });
+      const reply = r.messages[0] ?? '';
+      if (!reply.startsWith('SIP/2.0 400 ')) problems.push(`#${i} (${start}): ${reply.split('\r\n')[0] || 'no answer'}`);
+      else if (!keyword.test(/^Warning: (.*)$/m.exec(reply)?.[1] ?? '')) problems.push(`#${i}: Warning does not name the defect: ${/^Warning: .*$/m.exec(reply)?.[0]}`);
+      else if (!reply.includes(`Call-ID: generated-${i}@127.0.0.1`)) problems.push(`#${i}: answer for another request`);
+    }
+    expect(problems).toEqual([]);
+    const options = await runSipp({ scenario: 'options.xml', target: k.sip, timeoutMs: 10_000 });
+    expect(options.ok, describeSippResult(options)).toBe(true);
+  });
+
   it('closes a TCP connection whose stream cannot be framed, and answers a framed bad request with 400', async () => {
     const framed = withRport(readFixture('malformed', malformed.find((f) => f.answerable && f.status === 400)!.file));
     const ok = await sendRaw(k.sip, 'tcp', [framed], { expectReplies: 1, waitMs: 2000 });
