@@ -872,10 +872,13 @@ export class EmbeddedSipServer {
       throw new EmbeddedServerError(`unable to cancel unknown transaction id: ${txnId}`);
     }
     const extra = m.headers.filter(([name]) => name === 'Reason' || name.startsWith('X-'));
-    out.cancel = buildCancel(out.req, extra);
+    const cancel = buildCancel(out.req, extra);
+    out.cancel = cancel;
     // RFC 3261 9.1: a CANCEL goes out only after a provisional response arrived.
+    // (sendCancel clears out.cancel, so the echo below must use the local: reading out.cancel
+    // here threw once a 1xx had arrived, and the app got a NOK for a CANCEL that went out.)
     if (out.provisional) this.sendCancel(out);
-    const wire = serializeMessage(out.cancel);
+    const wire = serializeMessage(cancel);
     const local = this.advertised(out.dest.protocol);
     app.replyWithSip(rid, ['OK', meta('application', wire.length, out.dest.protocol, local.address, local.port), randomUUID(), 'Msg sent:', ''], wire);
   }

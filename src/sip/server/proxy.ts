@@ -142,7 +142,7 @@ export class ProxyCore {
       }
       const req = this.forwarded(s, target, dest.protocol);
       branch.tx = this.host.transactions.request(req, dest, {
-        onResponse: (res) => this.onBranchResponse(s, branch, res),
+        onResponse: (res, _tx, source) => this.onBranchResponse(s, branch, res, source ?? dest),
       });
       if (s.provisionalTimeoutMs > 0) {
         branch.timer = setTimeout(() => {
@@ -154,7 +154,8 @@ export class ProxyCore {
       branch.done = true;
       const h = s.req.headers.clone();
       const failure: SipResponse = { kind: 'response', status: 503, reason: 'Service Unavailable', headers: h, body: Buffer.alloc(0) };
-      this.onBranchFinal(s, branch, failure);
+      // No next hop to name: the target did not resolve.
+      this.onBranchFinal(s, branch, failure, { protocol: this.host.protocols()[0] ?? 'udp', address: '', port: 0 });
     }
   }
 
@@ -181,7 +182,7 @@ export class ProxyCore {
     return { ...res, headers };
   }
 
-  private onBranchResponse(s: ProxySession, branch: Branch, res: SipResponse): void {
+  private onBranchResponse(s: ProxySession, branch: Branch, res: SipResponse, from: Source | Destination): void {
     if (res.status === 100) return;
     if (res.status < 200) {
       branch.provisional = true;
@@ -189,10 +190,11 @@ export class ProxyCore {
       if (!s.server.finalSent) s.server.respond(this.upstream(res));
       return;
     }
-    this.onBranchFinal(s, branch, res);
+    this.onBranchFinal(s, branch, res, from);
   }
 
-  private onBranchFinal(s: ProxySession, branch: Branch, res: SipResponse): void {
+  /** `from`: where the final response came from (the branch's next hop when we made it up). */
+  private onBranchFinal(s: ProxySession, branch: Branch, res: SipResponse, from: Source | Destination): void {
     if (branch.timer) clearTimeout(branch.timer);
     if (branch.done && res.status < 300 && s.answered) {
       // A 2xx retransmission or a second fork's 2xx is forwarded statelessly (RFC 3261 16.7.4).
@@ -200,7 +202,7 @@ export class ProxyCore {
       return;
     }
     branch.done = true;
-    this.report(s, res);
+    this.report(s, res, from);
     if (res.status < 300) {
       s.answered = true;
       if (!s.server.finalSent) s.server.respond(this.upstream(res));
@@ -229,9 +231,16 @@ export class ProxyCore {
     this.host.transactions.sendStateless(s.server.dest, serializeMessage(this.upstream(res)));
   }
 
-  private report(s: ProxySession, res: SipResponse): void {
+  /**
+   * One final response for the app's `continue` stream. Its meta names the protocol and the
+   * address/port the response came from (docs/drachtio-protocol.md 9.3): srf's proxy result
+   * groups the responses by that address and port, so an empty address (as sent before) put
+   * every target's answers into one group.
+   */
+  private report(s: ProxySession, res: SipResponse, from: Source | Destination): void {
     const wire = serializeMessage(res);
-    s.app.replyWithSip(s.rid, ['OK', meta('network', wire.length, 'udp', '', 0), '', '', 'continue'], wire);
+    const peer = 'remote' in from ? from.remote : from;
+    s.app.replyWithSip(s.rid, ['OK', meta('network', wire.length, from.protocol, peer.address, peer.port), '', '', 'continue'], wire);
   }
 
   private finish(s: ProxySession): void {
@@ -250,7 +259,7 @@ export class ProxyCore {
       // A serial branch that never answered: treat it as failed now (drachtio's provisional timeout).
       b.done = true;
       const h = inv.headers.clone();
-      this.onBranchFinal(s, b, { kind: 'response', status: 408, reason: 'Request Timeout', headers: h, body: Buffer.alloc(0) });
+      this.onBranchFinal(s, b, { kind: 'response', status: 408, reason: 'Request Timeout', headers: h, body: Buffer.alloc(0) }, b.tx.dest);
     }
   }
 
