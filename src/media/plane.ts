@@ -24,6 +24,10 @@ export interface MediaPlane {
   roomExists(roomId: string): Promise<boolean>;
   /** One browser participant: a publisher handle and one multistream subscriber handle. */
   join(roomId: string, displayName: string): Promise<BrowserLeg>;
+  /** One SIP endpoint (via knude's SRTP relay): an AudioBridge plain-RTP participant and a VideoRoom remote publisher. */
+  joinSip(roomId: string, displayName: string, spec: SipLegSpec): Promise<SipMediaLeg>;
+  /** The room's video tap (one per room; a second call with the same target returns the same tap). */
+  videoTap(roomId: string, target: VideoTapTarget): Promise<VideoTap>;
   on(event: 'restarted' | 'down', fn: () => void): void;
   close(): Promise<void>;
 }
@@ -46,4 +50,93 @@ export interface BrowserLeg {
   /** feeds-changed: others came or went, call subscriberOffer again. */
   on(event: 'feeds-changed' | 'talking' | 'stopped-talking' | 'webrtcup' | 'hangup' | 'srtp-profile', fn: (data?: unknown) => void): void;
   leave(): Promise<void>;
+}
+
+/**
+ * A SIP endpoint's media as Janus takes it: plain RTP on loopback from knude's SRTP relay.
+ * The relay decrypts what the endpoint sends and forwards it to the targets below; it
+ * encrypts what Janus sends to `relayPort` (the room's mix without the endpoint) back to it.
+ */
+export interface SipLegSpec {
+  audio: {
+    codec: 'opus' | 'PCMU' | 'PCMA';
+    /** The payload type negotiated with the endpoint (Opus; G.711 uses 0/8). */
+    payloadType: number;
+    /**
+     * Where the relay listens for the room's mixed audio. Janus connects its socket to this
+     * port, so the relay must also *send* the endpoint's audio from this port.
+     */
+    relayPort: number;
+    /** RFC 6464 client-to-mixer audio level extension id, when the relay adds/keeps it. */
+    audioLevelExtId?: number;
+  };
+  video?: { codec: 'H264' | 'VP8'; payloadType: number; h264ProfileLevelId?: string; packetizationMode?: 0 | 1 };
+}
+
+/** A loopback RTP destination inside Janus. */
+export interface RtpTarget {
+  host: string;
+  port: number;
+  /** Where Janus expects RTCP for this target; send something here first (Janus latches the source). */
+  rtcpPort?: number;
+  /** The SSRC packets must carry here (remote publishers demultiplex by SSRC = 1000 + 10 * mindex). */
+  ssrc: number;
+}
+
+export interface SipMediaLeg {
+  /** The VideoRoom feed id of the remote publisher (for speaker mapping). */
+  readonly feedId: number;
+  /** Send the endpoint's decrypted audio here (AudioBridge), from `relayPort`. */
+  readonly audioTarget: { host: string; port: number };
+  /**
+   * Send the endpoint's decrypted audio here as well (the remote publisher's audio stream):
+   * browsers hear the endpoint through the VideoRoom, and the VideoRoom's talking events
+   * (with the RFC 6464 extension) cover SIP feeds too. Same port as videoTarget.
+   */
+  readonly publisherAudioTarget: RtpTarget;
+  /** Send the endpoint's decrypted video here (remote publisher); PLIs for it come back to the latched RTCP source. */
+  readonly videoTarget?: RtpTarget;
+  setMuted(muted: boolean): Promise<void>;
+  /** talking/stopped-talking: {feedId, talking} from the AudioBridge; hangup: {reason}. */
+  on(event: 'talking' | 'stopped-talking' | 'hangup', fn: (data?: unknown) => void): void;
+  /** Removes the remote publisher and the AudioBridge participant (idempotent). */
+  leave(): Promise<void>;
+}
+
+/** Where a room's video tap sends: one fixed loopback port for the room's life. */
+export interface VideoTapTarget {
+  host: string;
+  port: number;
+  /** The relay's RTCP port: Janus sends two empty latching packets from each forwarder's RTCP socket here. */
+  rtcpPort?: number;
+}
+
+export interface VideoTapStream {
+  feedId: number;
+  /** The SSRC the tap's packets for this feed carry (chosen by the tap, distinct per feed). */
+  ssrc: number;
+  display: string;
+  payloadType: number;
+  /** Janus's codec name (vp8, h264, ...). */
+  codec: string;
+  /** Janus's RTCP port of this feed's forwarder: a PLI/FIR sent to host:rtcpPort asks the publisher for a keyframe. */
+  rtcpPort?: number;
+}
+
+export interface VideoTapTalking {
+  feedId: number;
+  talking: boolean;
+  /** Average audio level in -dBov (0 loud .. 127 silent), as Janus measured it. */
+  level?: number;
+}
+
+/** Every video publisher of a room forwarded as plain RTP to one port, for the SIP endpoints' voice-switched video. */
+export interface VideoTap {
+  readonly target: VideoTapTarget;
+  readonly streams: VideoTapStream[];
+  on(event: 'streams', fn: (list: VideoTapStream[]) => void): void;
+  on(event: 'talking', fn: (e: VideoTapTalking) => void): void;
+  on(event: 'hangup', fn: (e: { reason: string }) => void): void;
+  /** Stops all its forwarders (idempotent). */
+  close(): Promise<void>;
 }

@@ -1,0 +1,341 @@
+/**
+ * Typed wrappers over a VideoRoom plugin handle (Janus 1.1.x, numeric room and participant
+ * ids): room administration, publishers, multistream subscribers and remote publishers
+ * (plain-RTP feeds that enter a room without a WebRTC handle; for SIP legs later).
+ */
+import { JanusError, VideoRoomError, type JanusHandle, type Jsep, type PluginResponse } from './client.js';
+
+export const VIDEOROOM_PLUGIN = 'janus.plugin.videoroom';
+
+type Json = Record<string, unknown>;
+
+export interface VideoRoomCreate {
+  room: number;
+  description?: string;
+  /** Room secret: needed to edit, destroy, kick, add/remove remote publishers. */
+  secret?: string;
+  pin?: string;
+  is_private?: boolean;
+  /** Concurrent WebRTC publishers. */
+  publishers?: number;
+  /** Bitrate cap (bps) sent to publishers via REMB. */
+  bitrate?: number;
+  bitrate_cap?: boolean;
+  /** Keyframe request period in seconds. */
+  fir_freq?: number;
+  /** e.g. 'opus' or 'opus,g722'. */
+  audiocodec?: string;
+  /** e.g. 'vp8,h264'. */
+  videocodec?: string;
+  audiolevel_ext?: boolean;
+  audiolevel_event?: boolean;
+  audio_active_packets?: number;
+  audio_level_average?: number;
+  notify_joining?: boolean;
+  require_pvtid?: boolean;
+  opus_fec?: boolean;
+  [k: string]: unknown;
+}
+
+export interface VideoRoomInfo {
+  room: number;
+  description?: string;
+  num_participants: number;
+  max_publishers: number;
+  audiocodec?: string;
+  videocodec?: string;
+  [k: string]: unknown;
+}
+
+export interface VideoRoomParticipant {
+  id: number;
+  display?: string;
+  /** True when actively publishing. */
+  publisher: boolean;
+  /** A remote (plain-RTP) publisher. */
+  remote?: boolean;
+  talking?: boolean;
+}
+
+export interface PublisherStream {
+  type: 'audio' | 'video' | 'data';
+  mindex: number;
+  mid: string;
+  disabled?: boolean;
+  codec?: string;
+  description?: string;
+  talking?: boolean;
+}
+
+export interface PublisherInfo {
+  id: number;
+  display?: string;
+  dummy?: boolean;
+  streams: PublisherStream[];
+  talking?: boolean;
+}
+
+export interface PublisherJoined {
+  room: number;
+  id: number;
+  private_id: number;
+  description?: string;
+  publishers: PublisherInfo[];
+  attendees?: Array<{ id: number; display?: string }>;
+}
+
+export interface SubscriberStream {
+  mindex: number;
+  mid: string;
+  type: 'audio' | 'video' | 'data';
+  active: boolean;
+  feed_id?: number;
+  feed_mid?: string;
+  feed_display?: string;
+  send?: boolean;
+  ready?: boolean;
+  codec?: string;
+}
+
+export interface SubscribeSpec {
+  feed: number;
+  mid?: string;
+  crossrefid?: string;
+}
+
+export interface UnsubscribeSpec {
+  feed?: number;
+  mid?: string;
+  sub_mid?: string;
+}
+
+export interface RemotePublisherStream {
+  type: 'audio' | 'video' | 'data';
+  mindex: number;
+  mid: string;
+  codec?: string;
+  description?: string;
+  disabled?: boolean;
+  stereo?: boolean;
+  fec?: boolean;
+  dtx?: boolean;
+  simulcast?: boolean;
+  audiolevel_ext_id?: number;
+  videoorient_ext_id?: number;
+  playoutdelay_ext_id?: number;
+}
+
+export interface RemotePublisherAdded {
+  room: number;
+  id: number;
+  /** Where Janus listens for the multiplexed plain RTP of all the publisher's streams. */
+  ip: string;
+  port: number;
+  rtcp_port?: number;
+}
+
+function check(res: PluginResponse, expected: string | string[], what: string): Json {
+  const got = res.data.videoroom;
+  const ok = Array.isArray(expected) ? expected.includes(String(got)) : got === expected;
+  if (!ok) throw new JanusError(VideoRoomError.UNKNOWN_ERROR, `unexpected VideoRoom answer to ${what}: ${JSON.stringify(res.data)}`, VIDEOROOM_PLUGIN);
+  return res.data;
+}
+
+/** Room-level (synchronous) VideoRoom requests on any VideoRoom handle. */
+export class VideoRoomAdmin {
+  constructor(
+    readonly handle: JanusHandle,
+    /** The plugin's admin_key: required by create (and rtp forwarding) when configured. */
+    private readonly adminKey?: string,
+  ) {}
+
+  private key(): Json {
+    return this.adminKey ? { admin_key: this.adminKey } : {};
+  }
+
+  async create(opts: VideoRoomCreate): Promise<number> {
+    const res = await this.handle.message({ request: 'create', permanent: false, ...opts, ...this.key() });
+    return Number(check(res, 'created', 'create').room);
+  }
+
+  async destroy(room: number, secret?: string): Promise<void> {
+    const res = await this.handle.message({ request: 'destroy', room, permanent: false, ...(secret ? { secret } : {}) });
+    check(res, 'destroyed', 'destroy');
+  }
+
+  async exists(room: number): Promise<boolean> {
+    const res = await this.handle.message({ request: 'exists', room });
+    return check(res, 'success', 'exists').exists === true;
+  }
+
+  /** All rooms, private ones included (the admin_key is sent). */
+  async list(): Promise<VideoRoomInfo[]> {
+    const res = await this.handle.message({ request: 'list', ...this.key() });
+    return (check(res, 'success', 'list').list ?? []) as VideoRoomInfo[];
+  }
+
+  async listParticipants(room: number): Promise<VideoRoomParticipant[]> {
+    const res = await this.handle.message({ request: 'listparticipants', room });
+    return (check(res, 'participants', 'listparticipants').participants ?? []) as VideoRoomParticipant[];
+  }
+
+  async kick(room: number, id: number, secret?: string): Promise<void> {
+    const res = await this.handle.message({ request: 'kick', room, id, ...(secret ? { secret } : {}) });
+    check(res, 'success', 'kick');
+  }
+
+  /** Mutes/unmutes one stream of a participant as the room's moderator. */
+  async moderate(room: number, id: number, mid: string, mute: boolean, secret?: string): Promise<void> {
+    const res = await this.handle.message({ request: 'moderate', room, id, mid, mute, ...(secret ? { secret } : {}) });
+    check(res, 'success', 'moderate');
+  }
+
+  /**
+   * Adds a remote publisher: a feed whose media (plain RTP, all streams multiplexed on one
+   * port) comes from outside. `iface` restricts the socket to an address (e.g. 127.0.0.1).
+   */
+  async addRemotePublisher(opts: {
+    room: number;
+    secret?: string;
+    id?: number;
+    display?: string;
+    iface?: string;
+    port?: number;
+    rtcp_port?: number;
+    streams: RemotePublisherStream[];
+  }): Promise<RemotePublisherAdded> {
+    const res = await this.handle.message({ request: 'add_remote_publisher', ...opts });
+    const d = check(res, 'success', 'add_remote_publisher');
+    return { room: Number(d.room), id: Number(d.id), ip: String(d.ip), port: Number(d.port), ...(d.rtcp_port !== undefined ? { rtcp_port: Number(d.rtcp_port) } : {}) };
+  }
+
+  async updateRemotePublisher(opts: { room: number; id: number; secret?: string; display?: string; streams: RemotePublisherStream[] }): Promise<void> {
+    const res = await this.handle.message({ request: 'update_remote_publisher', ...opts });
+    check(res, 'success', 'update_remote_publisher');
+  }
+
+  /** Removes a remote publisher (do this before destroying its room: Janus leaks its sockets otherwise). */
+  async removeRemotePublisher(room: number, id: number, secret?: string): Promise<void> {
+    const res = await this.handle.message({ request: 'remove_remote_publisher', room, id, ...(secret ? { secret } : {}) });
+    check(res, 'success', 'remove_remote_publisher');
+  }
+}
+
+/** A publisher participant on its own handle. */
+export class VideoRoomPublisher {
+  constructor(readonly handle: JanusHandle) {}
+
+  async join(room: number, opts: { id?: number; display?: string; pin?: string; token?: string } = {}): Promise<PublisherJoined> {
+    const res = await this.handle.message({ request: 'join', ptype: 'publisher', room, ...opts });
+    const d = check(res, 'joined', 'join');
+    return {
+      room: Number(d.room),
+      id: Number(d.id),
+      private_id: Number(d.private_id),
+      ...(typeof d.description === 'string' ? { description: d.description } : {}),
+      publishers: (d.publishers ?? []) as PublisherInfo[],
+      ...(d.attendees ? { attendees: d.attendees as Array<{ id: number; display?: string }> } : {}),
+    };
+  }
+
+  /** Publishes with the client's offer; resolves with Janus's answer. */
+  async publish(offer: Jsep, opts: { audiocodec?: string; videocodec?: string; bitrate?: number; display?: string; descriptions?: Array<{ mid: string; description: string }> } = {}): Promise<Jsep> {
+    const res = await this.handle.message({ request: 'publish', ...opts }, offer);
+    const d = check(res, 'event', 'publish');
+    if (d.configured !== 'ok' || !res.jsep) throw new JanusError(VideoRoomError.UNKNOWN_ERROR, `publish not configured: ${JSON.stringify(d)}`, VIDEOROOM_PLUGIN);
+    return res.jsep;
+  }
+
+  /** Changes publishing properties; with a JSEP offer it renegotiates and resolves with the answer. */
+  async configure(
+    opts: { bitrate?: number; keyframe?: boolean; display?: string; streams?: Array<{ mid: string; send?: boolean; keyframe?: boolean }>; [k: string]: unknown },
+    offer?: Jsep,
+  ): Promise<Jsep | undefined> {
+    const res = await this.handle.message({ request: 'configure', ...opts }, offer);
+    const d = check(res, 'event', 'configure');
+    if (d.configured !== 'ok') throw new JanusError(VideoRoomError.UNKNOWN_ERROR, `configure failed: ${JSON.stringify(d)}`, VIDEOROOM_PLUGIN);
+    return res.jsep;
+  }
+
+  async unpublish(): Promise<void> {
+    const res = await this.handle.message({ request: 'unpublish' });
+    check(res, 'event', 'unpublish');
+  }
+
+  async leave(): Promise<void> {
+    const res = await this.handle.message({ request: 'leave' });
+    check(res, 'event', 'leave');
+  }
+}
+
+export interface SubscriptionUpdate {
+  /** The whole subscription after the change (absent when Janus made no change). */
+  streams?: SubscriberStream[];
+  /** A new offer to answer with start(); absent when no renegotiation is needed. */
+  offer?: Jsep;
+  /** Janus postponed the change until the previous offer is answered; the offer comes as an event. */
+  postponed: boolean;
+}
+
+/** A multistream subscriber on its own handle. */
+export class VideoRoomSubscriber {
+  constructor(readonly handle: JanusHandle) {}
+
+  /** Subscribes to `streams`; resolves with Janus's offer and the stream layout. */
+  async join(
+    room: number,
+    streams: SubscribeSpec[],
+    opts: { private_id?: number; use_msid?: boolean; autoupdate?: boolean; pin?: string } = {},
+  ): Promise<{ streams: SubscriberStream[]; offer?: Jsep }> {
+    const res = await this.handle.message({ request: 'join', ptype: 'subscriber', room, streams, ...opts });
+    const d = check(res, 'attached', 'join (subscriber)');
+    return { streams: (d.streams ?? []) as SubscriberStream[], ...(res.jsep ? { offer: res.jsep } : {}) };
+  }
+
+  private async change(body: Json, what: string): Promise<SubscriptionUpdate> {
+    const res = await this.handle.message(body);
+    const d = check(res, ['updated', 'updating', 'event'], what);
+    if (d.videoroom === 'updating') return { postponed: true };
+    return { postponed: false, ...(d.streams ? { streams: d.streams as SubscriberStream[] } : {}), ...(res.jsep ? { offer: res.jsep } : {}) };
+  }
+
+  subscribe(streams: SubscribeSpec[]): Promise<SubscriptionUpdate> {
+    return this.change({ request: 'subscribe', streams }, 'subscribe');
+  }
+
+  unsubscribe(streams: UnsubscribeSpec[]): Promise<SubscriptionUpdate> {
+    return this.change({ request: 'unsubscribe', streams }, 'unsubscribe');
+  }
+
+  /** Subscribe and unsubscribe in one renegotiation (each list optional, not both empty). */
+  update(change: { subscribe?: SubscribeSpec[]; unsubscribe?: UnsubscribeSpec[] }): Promise<SubscriptionUpdate> {
+    const body: Json = { request: 'update' };
+    if (change.subscribe?.length) body.subscribe = change.subscribe;
+    if (change.unsubscribe?.length) body.unsubscribe = change.unsubscribe;
+    return this.change(body, 'update');
+  }
+
+  /** Completes a (re)negotiation with the client's answer, or resumes a paused subscription. */
+  async start(answer?: Jsep): Promise<void> {
+    const res = await this.handle.message({ request: 'start' }, answer);
+    const d = check(res, 'event', 'start');
+    if (d.started !== 'ok') throw new JanusError(VideoRoomError.UNKNOWN_ERROR, `start failed: ${JSON.stringify(d)}`, VIDEOROOM_PLUGIN);
+  }
+
+  async pause(): Promise<void> {
+    const res = await this.handle.message({ request: 'pause' });
+    check(res, 'event', 'pause');
+  }
+
+  /** Per-stream send on/off, or an ICE restart (`restart: true` gives a new offer). */
+  async configure(opts: { streams?: Array<{ mid: string; send?: boolean; substream?: number; temporal?: number }>; restart?: boolean }): Promise<Jsep | undefined> {
+    const res = await this.handle.message({ request: 'configure', ...opts });
+    check(res, 'event', 'configure');
+    return res.jsep;
+  }
+
+  async leave(): Promise<void> {
+    const res = await this.handle.message({ request: 'leave' });
+    check(res, 'event', 'leave');
+  }
+}

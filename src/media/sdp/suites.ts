@@ -1,0 +1,56 @@
+/**
+ * SRTP crypto suites as SDES (RFC 4568) names them, and the key material each needs.
+ *
+ * `SrtpSuite` and `SrtpKeyParams` are the SRTP module's API (src/media/srtp/), repeated here
+ * structurally so the SDP layer does not depend on it: a value of one is a value of the other.
+ */
+export type SrtpSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AES_256_CM_HMAC_SHA1_80' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
+
+export interface SrtpKeyParams {
+  suite: SrtpSuite;
+  masterKey: Buffer;
+  masterSalt: Buffer;
+  mki?: { value: number; length: number };
+  /** Packets protected under this key before it must be replaced (RFC 4568 lifetime). */
+  lifetime?: number;
+}
+
+/** Every suite knude can terminate, strongest first. */
+export const SRTP_SUITES: readonly SrtpSuite[] = ['AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
+
+export function isSrtpSuite(name: string): name is SrtpSuite {
+  return (SRTP_SUITES as readonly string[]).includes(name);
+}
+
+/**
+ * Master key and salt lengths in bytes of the registered SDES suites (IANA "SDP Security
+ * Descriptions" registry: RFC 4568, 6188, 7714, 8269), including those knude does not
+ * accept, so that a refusal can say "not allowed" rather than "unknown".
+ */
+export const SUITE_KEY_LENGTHS: Readonly<Record<string, { key: number; salt: number }>> = {
+  AES_CM_128_HMAC_SHA1_80: { key: 16, salt: 14 },
+  AES_CM_128_HMAC_SHA1_32: { key: 16, salt: 14 },
+  F8_128_HMAC_SHA1_80: { key: 16, salt: 14 },
+  AES_192_CM_HMAC_SHA1_80: { key: 24, salt: 14 },
+  AES_192_CM_HMAC_SHA1_32: { key: 24, salt: 14 },
+  AES_256_CM_HMAC_SHA1_80: { key: 32, salt: 14 },
+  AES_256_CM_HMAC_SHA1_32: { key: 32, salt: 14 },
+  AEAD_AES_128_GCM: { key: 16, salt: 12 },
+  AEAD_AES_256_GCM: { key: 32, salt: 12 },
+  ARIA_128_CTR_HMAC_SHA1_80: { key: 16, salt: 14 },
+  ARIA_128_CTR_HMAC_SHA1_32: { key: 16, salt: 14 },
+  ARIA_192_CTR_HMAC_SHA1_80: { key: 24, salt: 14 },
+  ARIA_192_CTR_HMAC_SHA1_32: { key: 24, salt: 14 },
+  ARIA_256_CTR_HMAC_SHA1_80: { key: 32, salt: 14 },
+  ARIA_256_CTR_HMAC_SHA1_32: { key: 32, salt: 14 },
+  AEAD_ARIA_128_GCM: { key: 16, salt: 12 },
+  AEAD_ARIA_256_GCM: { key: 32, salt: 12 },
+};
+
+/**
+ * Suites that leave media in clear or unauthenticated: NULL_HMAC_SHA1_80/32 (offered by some
+ * SIP stacks for debugging) and AES_CM_128_NULL_AUTH style names.
+ */
+export function isNullSuite(name: string): boolean {
+  return /(^|_)NULL(_|$)/.test(name);
+}
