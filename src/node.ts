@@ -12,11 +12,14 @@ import { BindingStore } from './registrar/bindings.js';
 import { DigestAuthenticator } from './registrar/digest.js';
 import { registrar } from './registrar/handler.js';
 import { registrarMigrations } from './registrar/migrations.js';
-import { roomsMigrations } from './rooms/index.js';
+import { startMediaPlane, type MediaPlane } from './media/index.js';
+import { admit, RoomManager, roomsMigrations, RoomStore } from './rooms/index.js';
 import { invitePipeline } from './sip/app/invite.js';
 import { EmbeddedSipServer } from './sip/server/embedded.js';
 import { migrate, openDatabase, type Db } from './store/database.js';
 import { loadOrCreateCertificate } from './util/tls-cert.js';
+import { attachRoomSignalling } from './web/signalling.js';
+import type { JoinInfo } from './api/http.js';
 
 /** Every capability's schema, in the order they may depend on each other. */
 export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations];
@@ -43,6 +46,10 @@ export interface KnudeNode {
   httpPort: number;
   /** The bound SIP listeners (ports resolved when the config asked for port 0). */
   sipListeners: Array<{ protocol: string; address: string; port: number }>;
+  /** Meeting rooms: the stored rooms, and the live ones when the node has a media plane. */
+  rooms: { store: RoomStore; manager: RoomManager | undefined };
+  /** The media plane (Janus); undefined when `media.janus` is 'off'. */
+  media: MediaPlane | undefined;
   stop(): Promise<void>;
 }
 
@@ -74,11 +81,23 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   const settings = plan.getSettings();
   if (!settings.ownDomains.includes(config.sip.domain)) plan.updateSettings({ ownDomains: [config.sip.domain, ...settings.ownDomains] });
   const router = new DialPlanRouter(plan);
+  const roomStore = new RoomStore(plan);
   const auth = new DigestAuthenticator({
     secret: nonceSecret(config),
     nonceLifetimeSeconds: config.registrar.nonceLifetimeSeconds,
     algorithms: config.registrar.algorithms,
   });
+
+  // Media first: Janus takes a second to come up, and a node that cannot reach its media
+  // plane must say so at start rather than at the first join.
+  let media: MediaPlane | undefined;
+  try {
+    media = await startMediaPlane({ media: config.media, dataDir: join(config.node.dataDir, 'janus'), log: log.child({ component: 'media' }) });
+  } catch (err) {
+    db.close();
+    throw new StartupError(`cannot start the media plane (media.janus: ${config.media.janus}): ${(err as Error).message}`);
+  }
+  const manager = media ? new RoomManager({ store: roomStore, media, log: log.child({ component: 'rooms' }) }) : undefined;
 
   let sipServer: EmbeddedSipServer | undefined;
   let control = config.sip.drachtio;
@@ -106,6 +125,8 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       await sipServer.start();
     } catch (err) {
       await sipServer.stop().catch(() => {});
+      manager?.dispose();
+      await media?.close();
       db.close();
       throw new StartupError(`cannot start the SIP server: ${(err as Error).message}`);
     }
@@ -129,6 +150,8 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   } catch (err) {
     srf.disconnect();
     await sipServer?.stop();
+    manager?.dispose();
+    await media?.close();
     db.close();
     throw err;
   }
@@ -186,14 +209,18 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     nodeName: config.node.name,
     plan,
     router,
-    health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' } }),
+    health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' }, rooms: manager?.snapshot() ?? { media: 'off' } }),
+    joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias) : undefined,
   });
+  const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, log: log.child({ component: 'signalling' }) }) : undefined;
   let httpPort: number;
   try {
     httpPort = await listen(httpServer, config.http.address, config.http.port);
   } catch (err) {
     srf.disconnect();
     await sipServer?.stop();
+    manager?.dispose();
+    await media?.close();
     db.close();
     throw new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${(err as Error).message}`);
   }
@@ -211,18 +238,43 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     sipServer,
     httpPort,
     sipListeners,
+    rooms: { store: roomStore, manager },
+    media,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(expiry);
       prober.stop();
+      for (const ws of signalling?.clients ?? []) ws.terminate();
+      signalling?.close();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeAllConnections?.();
       srf.disconnect();
       await sipServer?.stop();
+      manager?.dispose();
+      await media?.close();
       router.close();
       db.close();
       log.info('knude stopped');
     },
+  };
+}
+
+/**
+ * What the join page may show before joining: the room's name, organisation and branding,
+ * whether a PIN is asked, and why joining would fail now when that is public (the validity
+ * window, a lock). Full is not told here: it may change before the person presses Join.
+ */
+function joinInfo(store: RoomStore, manager: RoomManager, alias: string): JoinInfo | undefined {
+  const room = store.get(alias) ?? store.byAlias(alias);
+  if (!room) return undefined;
+  const decision = admit({ ...room, locked: false }, { now: Date.now(), participants: 0, hostPresent: manager.participants(room.id).some((p) => p.role === 'host') });
+  const timeProblem = !decision.ok && (decision.reason === 'not-yet-valid' || decision.reason === 'expired') ? decision.message : undefined;
+  return {
+    name: room.name,
+    org: room.org,
+    pinRequired: !!(room.hostPin || room.guestPin),
+    ...(room.branding ? { branding: room.branding } : {}),
+    ...(timeProblem ? { problem: timeProblem } : room.locked ? { problem: 'The meeting is locked by its host.' } : {}),
   };
 }

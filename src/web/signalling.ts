@@ -74,6 +74,7 @@ class BrowserSession {
           return await this.join(msg.alias, msg.displayName.trim(), msg.pin);
         case 'publish': {
           if (!this.leg) return this.send({ type: 'error', reason: 'bad-request', message: 'join first' });
+          if (!/^m=(audio|video) [1-9]/m.test(msg.sdp)) return this.send({ type: 'error', reason: 'bad-request', message: 'the offer carries no audio or video to publish' });
           const answer = await this.leg.publish({ type: 'offer', sdp: msg.sdp });
           this.send({ type: 'publish-answer', sdp: answer.sdp });
           await this.flush('publisher');

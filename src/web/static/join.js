@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const alias = decodeURIComponent(location.pathname.replace(/^\/join\//, '').replace(/\/$/, ''));
-const state = { ws: null, pub: null, sub: null, local: null, feeds: new Map(), streams: new Map(), muted: false, cameraOff: false, joined: false };
+const state = { previewReady: Promise.resolve(), ws: null, pub: null, sub: null, local: null, feeds: new Map(), streams: new Map(), muted: false, cameraOff: false, joined: false };
 
 const MESSAGES = {
   'wrong-pin': 'The PIN is not right. Check it and try again.',
@@ -76,7 +76,8 @@ function tile(feedId, display) {
   return t;
 }
 
-function localTile() {
+async function localTile() {
+  await state.previewReady;
   const t = tile('local', 'You');
   t.video.muted = true;
   for (const track of state.local?.getTracks() ?? []) t.stream.addTrack(track);
@@ -89,6 +90,9 @@ function newPeer(target) {
 }
 
 async function publish() {
+  await state.previewReady;
+  // Without a camera or microphone (denied) the person still sees and hears the others.
+  if (!state.local || state.local.getTracks().length === 0) return;
   state.pub = newPeer('publisher');
   for (const track of state.local?.getTracks() ?? []) state.pub.addTrack(track, state.local);
   const offer = await state.pub.createOffer();
@@ -130,7 +134,7 @@ function onMessage(msg) {
       state.joined = true;
       $('setup').hidden = true;
       $('meeting').hidden = false;
-      localTile();
+      void localTile();
       status(msg.lobby ? 'Waiting for the host to join…' : `Joined as ${msg.role}.`);
       if (!msg.lobby) void publish();
       return;
@@ -227,4 +231,5 @@ window.knudeStats = async () => {
 setInterval(() => void window.knudeStats(), 3000);
 
 void loadRoom();
-void preview();
+// Joining waits for this: an offer made before the camera is open would carry no media.
+state.previewReady = preview();
