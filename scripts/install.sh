@@ -8,9 +8,10 @@ cd "$(dirname "$0")/.."
 # openssl: makes the self-signed certificate of the embedded default and test certificates.
 # janus: the media plane (VideoRoom SFU, AudioBridge mixer) knude starts and supervises.
 # chromium, iproute2: headless browser peers in the tests, in network namespaces (Janus skips loopback).
-# baresip: a real SIP video endpoint with mandatory SRTP (SDES) for the SIP media tests.
+# baresip, baresip-ffmpeg: a real SIP video endpoint (H.264 via avcodec, VP8) with mandatory SRTP (SDES)
+# for the SIP media tests.
 # python3-pylibsrtp: libsrtp bound for Python, the reference our own SRTP code is tested against.
-DEBIAN_PACKAGES=(sip-tester openssl janus chromium iproute2 baresip python3-pylibsrtp)
+DEBIAN_PACKAGES=(sip-tester openssl janus chromium iproute2 baresip baresip-ffmpeg python3-pylibsrtp)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
