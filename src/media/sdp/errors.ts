@@ -56,9 +56,14 @@ export type RefusalReason =
   | 'no-audio'
   | 'no-common-codec';
 
+const MAX_WARNING_TEXT = 300;
+
 /** Warning header value (RFC 3261 §20.43) with knude as agent, as the SIP layer writes it. */
 export function warningHeader(text: string): string {
-  return `399 knude "${text.replace(/["\\]/g, "'")}"`;
+  // The text quotes pieces of the remote's SDP: no quote, backslash or control character may
+  // reach the header (a CR or LF would let a remote inject header lines).
+  const clean = text.replace(/["\\]/g, "'").replace(/[\x00-\x1f\x7f]/g, ' ');
+  return `399 knude "${clean.length > MAX_WARNING_TEXT ? `${clean.slice(0, MAX_WARNING_TEXT - 3)}...` : clean}"`;
 }
 
 export function refuse(status: 400 | 488, reason: RefusalReason, text: string, mline?: number): SdpRefusal {

@@ -13,13 +13,8 @@ export interface SrtpKeyParams {
   mki?: { value: number; length: number };
   /** Packets protected under this key before it must be replaced (RFC 4568 lifetime). */
   lifetime?: number;
-}
-
-/** Every suite knude can terminate, strongest first. */
-export const SRTP_SUITES: readonly SrtpSuite[] = ['AEAD_AES_256_GCM', 'AES_256_CM_HMAC_SHA1_80', 'AEAD_AES_128_GCM', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'];
-
-export function isSrtpSuite(name: string): name is SrtpSuite {
-  return (SRTP_SUITES as readonly string[]).includes(name);
+  /** Replay window in packets for the receiver (from the sender's RFC 4568 WSH hint). */
+  replayWindow?: number;
 }
 
 /**
