@@ -9,7 +9,22 @@ import type { KnudeConfig } from '../config/schema.js';
 import { JanusMediaPlane, type JanusRoomDefaults } from './janus/media-plane.js';
 import { JanusSupervisor } from './janus/process.js';
 
-export type { BrowserLeg, MediaPlane, MediaRoomSpec, RTCIceCandidateInit, SubscriberOffer } from './plane.js';
+export type {
+  BrowserLeg,
+  MediaPlane,
+  MediaRoomSpec,
+  RTCIceCandidateInit,
+  RtpTarget,
+  SipLegSpec,
+  SipMediaLeg,
+  SubscriberOffer,
+  VideoTap,
+  VideoTapStream,
+  VideoTapTalking,
+  VideoTapTarget,
+} from './plane.js';
+export { SipLegSpecError, remotePublisherSsrc } from './janus/sip-leg.js';
+export { VideoTapError } from './janus/video-tap.js';
 export { JanusMediaPlane, janusRoomId } from './janus/media-plane.js';
 export { JanusSupervisor } from './janus/process.js';
 

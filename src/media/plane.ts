@@ -70,6 +70,13 @@ export interface SipLegSpec {
     /** RFC 6464 client-to-mixer audio level extension id, when the relay adds/keeps it. */
     audioLevelExtId?: number;
   };
+  /**
+   * The endpoint's video. Janus 1.1.2 takes any payload type in (subscribers get its own:
+   * VP8 96, H.264 107) and cannot be told the H.264 profile (its add_remote_publisher
+   * validates h264_profile as a boolean), so h264ProfileLevelId/packetizationMode are
+   * informational: browsers are offered the H.264 stream without an fmtp line (the room's
+   * h264_profile, if one were set at create, would be used instead).
+   */
   video?: { codec: 'H264' | 'VP8'; payloadType: number; h264ProfileLevelId?: string; packetizationMode?: 0 | 1 };
 }
 
@@ -97,7 +104,11 @@ export interface SipMediaLeg {
   /** Send the endpoint's decrypted video here (remote publisher); PLIs for it come back to the latched RTCP source. */
   readonly videoTarget?: RtpTarget;
   setMuted(muted: boolean): Promise<void>;
-  /** talking/stopped-talking: {feedId, talking} from the AudioBridge; hangup: {reason}. */
+  /**
+   * talking/stopped-talking: {feedId, talking, level} from the VideoRoom (needs the RFC 6464
+   * extension on publisherAudioTarget; Janus 1.1.2's AudioBridge ignores it on plain RTP);
+   * hangup: {reason}.
+   */
   on(event: 'talking' | 'stopped-talking' | 'hangup', fn: (data?: unknown) => void): void;
   /** Removes the remote publisher and the AudioBridge participant (idempotent). */
   leave(): Promise<void>;

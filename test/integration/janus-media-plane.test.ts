@@ -80,7 +80,7 @@ describe.skipIf(!janusBinary)('JanusMediaPlane (real Janus, werift peers)', () =
     const id = janusRoomId('akut-lund');
     const vr = (await videoroom.list()).filter((r) => r.room === id);
     expect(vr).toHaveLength(1);
-    expect(vr[0]).toMatchObject({ description: 'Akutmottagning Lund', max_publishers: 6, videocodec: 'vp8,h264', audiocodec: 'opus', audiolevel_event: true, is_private: true });
+    expect(vr[0]).toMatchObject({ description: 'Akutmottagning Lund', max_publishers: 6, videocodec: 'vp8,h264', audiocodec: 'opus,pcmu,pcma', audiolevel_event: true, is_private: true });
     const abr = (await audiobridge.list()).filter((r) => r.room === id);
     expect(abr).toHaveLength(1);
     expect(abr[0]).toMatchObject({ sampling_rate: 48000 });

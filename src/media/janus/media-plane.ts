@@ -1,7 +1,11 @@
 /**
  * The media plane (src/media/plane.ts) over Janus: each knude room is a VideoRoom (browsers
- * publish and subscribe there, audio included) plus an AudioBridge (for SIP endpoints later,
- * created and destroyed with the room, not wired to browsers yet).
+ * publish and subscribe there, audio included) plus an AudioBridge (the mix SIP endpoints
+ * hear). A SIP leg (sip-leg.ts) is an AudioBridge plain-RTP participant plus a VideoRoom
+ * remote publisher; while a room has SIP legs, browsers' audio is forwarded into the
+ * AudioBridge (browser-audio.ts); a room's video tap (video-tap.ts) forwards every video
+ * publisher to the relay for the SIP endpoints' voice-switched video. The last two follow
+ * the room through one silent VideoRoom participant (room-watcher.ts).
  *
  * Nothing is persisted: the Janus room number and the room secret are derived from knude's
  * room id, so any node process finds its rooms again; a restarted Janus has no rooms, and
@@ -15,8 +19,9 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import sdpTransform from 'sdp-transform';
-import type { BrowserLeg, MediaPlane, MediaRoomSpec, RTCIceCandidateInit, SubscriberOffer } from '../plane.js';
+import type { BrowserLeg, MediaPlane, MediaRoomSpec, RTCIceCandidateInit, SipLegSpec, SubscriberOffer, VideoTapTarget } from '../plane.js';
 import { AUDIOBRIDGE_PLUGIN, AudioBridgeAdmin } from './audiobridge.js';
+import { BrowserAudioBridge } from './browser-audio.js';
 import {
   AudioBridgeError,
   JanusAdminClient,
@@ -30,6 +35,9 @@ import {
   type PluginEvent,
 } from './client.js';
 import type { JanusSupervisor } from './process.js';
+import { RoomWatcher } from './room-watcher.js';
+import { checkSipLegSpec, JanusSipLeg } from './sip-leg.js';
+import { JanusVideoTap, VideoTapError } from './video-tap.js';
 import {
   VIDEOROOM_PLUGIN,
   VideoRoomAdmin,
@@ -57,7 +65,8 @@ export const DEFAULT_ROOM: JanusRoomDefaults = {
   bitrate: 1_024_000,
   firFreq: 10,
   videocodec: 'vp8,h264',
-  audiocodec: 'opus',
+  // SIP legs' remote publishers carry G.711 as negotiated; browsers still publish Opus.
+  audiocodec: 'opus,pcmu,pcma',
   audioActivePackets: 50,
   audioLevelAverage: 40,
 };
@@ -102,7 +111,13 @@ export class JanusMediaPlane implements MediaPlane {
   private connecting: Promise<void> | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectDelay = 200;
+  private janusVersion = 0;
+  private leakWarned = false;
   readonly legs = new Set<JanusBrowserLeg>();
+  readonly sipLegs = new Set<JanusSipLeg>();
+  private readonly taps = new Map<string, JanusVideoTap>();
+  private readonly watchers = new Map<string, Promise<RoomWatcher>>();
+  private readonly bridges = new Map<string, Promise<BrowserAudioBridge | undefined>>();
 
   constructor(private readonly opts: JanusMediaPlaneOptions) {
     this.log = opts.log.child({ component: 'media' });
@@ -143,6 +158,16 @@ export class JanusMediaPlane implements MediaPlane {
     return this.connecting;
   }
 
+  /**
+   * False on Janus < 1.2.2: there a remote publisher that received any RTP is never freed
+   * (an extra reference per packet, meetecho/janus-gateway#3345, fixed by 85f781de), so each
+   * SIP leg with media leaves its two UDP sockets and its forwarding socket open until Janus
+   * restarts.
+   */
+  get remotePublisherLeakFixed(): boolean {
+    return this.janusVersion >= 1202;
+  }
+
   /** The Janus room number behind a knude room. */
   janusRoomId(roomId: string): number {
     return janusRoomId(roomId);
@@ -157,6 +182,8 @@ export class JanusMediaPlane implements MediaPlane {
     const sup = this.opts.supervisor;
     const client = await JanusClient.connect(sup.url, { apiSecret: sup.apiSecret, requestTimeoutMs: this.opts.requestTimeoutMs, log: this.log });
     try {
+      const info = await client.info();
+      this.janusVersion = Number(info.version) || 0;
       const session = await client.createSession();
       const [vrHandle, abHandle] = await Promise.all([session.attach(VIDEOROOM_PLUGIN), session.attach(AUDIOBRIDGE_PLUGIN)]);
       if (this.state === 'closed') throw new Error('the media plane was closed while connecting');
@@ -193,6 +220,12 @@ export class JanusMediaPlane implements MediaPlane {
     this.admin = undefined;
     void admin?.close().catch(() => {});
     for (const leg of [...this.legs]) leg.mediaServerGone();
+    for (const leg of [...this.sipLegs]) leg.mediaServerGone();
+    for (const tap of [...this.taps.values()]) tap.end('media server gone');
+    for (const w of this.watchers.values()) void w.then((x) => x.end('media server gone')).catch(() => {});
+    this.taps.clear();
+    this.watchers.clear();
+    this.bridges.clear();
     this.events.emit('down');
     this.scheduleReconnect();
   }
@@ -290,6 +323,13 @@ export class JanusMediaPlane implements MediaPlane {
     const { vr, ab } = await this.up();
     const room = janusRoomId(roomId);
     const secret = this.roomSecret(roomId);
+    // Forwarders and SIP legs first (their remote publishers would leak sockets), then the watcher.
+    await this.taps.get(roomId)?.close();
+    await Promise.allSettled([...this.sipLegs].filter((l) => l.roomId === roomId).map((l) => l.roomDestroyed()));
+    await this.closeBridge(roomId);
+    const watcher = this.watchers.get(roomId);
+    this.watchers.delete(roomId);
+    await watcher?.then((w) => w.close()).catch(() => {});
     const ignore = (...codes: number[]) => (err: unknown) => {
       if (err instanceof JanusError && codes.includes(err.code)) return;
       throw err;
@@ -353,6 +393,138 @@ export class JanusMediaPlane implements MediaPlane {
     this.legs.delete(leg);
   }
 
+  /**
+   * One SIP endpoint: an AudioBridge plain-RTP participant (mix to spec.audio.relayPort)
+   * and a VideoRoom remote publisher; the room's browsers' audio starts flowing into the
+   * AudioBridge with the room's first SIP leg.
+   */
+  async joinSip(roomId: string, displayName: string, spec: SipLegSpec): Promise<JanusSipLeg> {
+    checkSipLegSpec(spec);
+    const { client, vr } = await this.up();
+    const room = janusRoomId(roomId);
+    const leg = new JanusSipLeg(
+      {
+        videoroom: () => this.control?.vr,
+        dropTapFeed: (r, feed) => this.taps.get(r)?.dropFeed(feed) ?? Promise.resolve(),
+        forgetSip: (l) => this.forgetSip(l),
+      },
+      client,
+      vr,
+      roomId,
+      room,
+      this.roomSecret(roomId),
+      displayName,
+      spec,
+      this.log,
+    );
+    await leg.init();
+    this.sipLegs.add(leg);
+    if (!this.remotePublisherLeakFixed && !this.leakWarned) {
+      this.leakWarned = true;
+      this.log.warn(
+        { janusVersion: this.janusVersion },
+        'this Janus leaks the UDP sockets of every SIP leg that sent media (remote publishers are never freed before Janus 1.2.2, bug #3345); restart Janus when idle or upgrade',
+      );
+    }
+    this.log.info({ room: roomId, feed: leg.feedId, audio: spec.audio.codec, video: spec.video?.codec ?? 'none' }, 'SIP leg joined the media room');
+    try {
+      await this.bridgeFor(roomId);
+      // Talking for the leg: the VideoRoom's events for its feed, seen by the room's watcher.
+      const watcher = await this.watchers.get(roomId);
+      watcher?.on('talking', (t) => {
+        if (t.feedId === leg.feedId) leg.talkingChanged(t);
+      });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, room: roomId }, "the room's browser audio cannot reach the AudioBridge");
+    }
+    return leg;
+  }
+
+  private forgetSip(leg: JanusSipLeg): void {
+    if (!this.sipLegs.delete(leg)) return;
+    if (![...this.sipLegs].some((l) => l.roomId === leg.roomId)) void this.closeBridge(leg.roomId);
+  }
+
+  /** The room's silent VideoRoom participant, shared by its tap and browser-audio bridge. */
+  private watcherFor(roomId: string, client: JanusClient): Promise<RoomWatcher> {
+    let w = this.watchers.get(roomId);
+    if (!w) {
+      const watcher = new RoomWatcher(client, janusRoomId(roomId), this.log);
+      w = watcher.start().then(() => {
+        watcher.on('gone', () => {
+          if (this.watchers.get(roomId) === w) this.watchers.delete(roomId);
+        });
+        return watcher;
+      });
+      this.watchers.set(roomId, w);
+      w.catch(() => {
+        if (this.watchers.get(roomId) === w) this.watchers.delete(roomId);
+      });
+    }
+    return w;
+  }
+
+  private bridgeFor(roomId: string): Promise<BrowserAudioBridge | undefined> {
+    let b = this.bridges.get(roomId);
+    if (!b) {
+      b = (async () => {
+        const { client, vr } = await this.up();
+        const watcher = await this.watcherFor(roomId, client);
+        const bridge = new BrowserAudioBridge(client, janusRoomId(roomId), vr, this.roomSecret(roomId), watcher, this.log);
+        await bridge.start();
+        return bridge;
+      })();
+      this.bridges.set(roomId, b);
+      b.catch(() => {
+        if (this.bridges.get(roomId) === b) this.bridges.delete(roomId);
+      });
+    }
+    return b;
+  }
+
+  private async closeBridge(roomId: string): Promise<void> {
+    const b = this.bridges.get(roomId);
+    if (!b) return;
+    this.bridges.delete(roomId);
+    await b.then((x) => x?.close()).catch(() => {});
+  }
+
+  /** @internal The browser-audio bridge of a room, when it has one (tests, management view). */
+  async browserAudioBridge(roomId: string): Promise<BrowserAudioBridge | undefined> {
+    return this.bridges.get(roomId)?.catch(() => undefined);
+  }
+
+  /**
+   * The room's video tap to one fixed loopback target. One tap per room: asking again with
+   * the same target returns it; another target is refused (forwarders cannot be re-targeted:
+   * close the tap first).
+   */
+  async videoTap(roomId: string, target: VideoTapTarget): Promise<JanusVideoTap> {
+    if (target?.host !== '127.0.0.1') throw new VideoTapError(`a video tap targets 127.0.0.1 only, not ${JSON.stringify(target?.host)}`);
+    for (const p of [target.port, target.rtcpPort]) {
+      if (p !== undefined && !(Number.isInteger(p) && p > 0 && p < 65536)) throw new VideoTapError(`invalid video tap port ${p}`);
+    }
+    const existing = this.taps.get(roomId);
+    if (existing && !existing.closed) {
+      const t = existing.target;
+      if (t.port === target.port && t.rtcpPort === target.rtcpPort) return existing;
+      throw new VideoTapError(`room ${roomId} already has a video tap to port ${t.port}; close it before tapping to ${target.port}`);
+    }
+    const { client, vr } = await this.up();
+    const watcher = await this.watcherFor(roomId, client);
+    const tap = new JanusVideoTap(roomId, janusRoomId(roomId), { ...target }, vr, this.roomSecret(roomId), watcher, this.log, (t) => {
+      if (this.taps.get(roomId) === t) this.taps.delete(roomId);
+    });
+    this.taps.set(roomId, tap);
+    try {
+      await tap.start();
+    } catch (err) {
+      await tap.close().catch(() => {});
+      throw err;
+    }
+    return tap;
+  }
+
   /** Admin API handle_info's WebRTC part (ICE and DTLS state, the negotiated SRTP profile). */
   async handleInfo(sessionId: number, handleId: number): Promise<HandleInfo | undefined> {
     const admin = await this.adminClient();
@@ -380,6 +552,8 @@ export class JanusMediaPlane implements MediaPlane {
     this.state = 'closed';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     await Promise.allSettled([...this.legs].map((l) => withTimeout(l.leave(), 2000)));
+    await Promise.allSettled([...this.taps.values()].map((t) => withTimeout(t.close(), 2000)));
+    await Promise.allSettled([...this.sipLegs].map((l) => withTimeout(l.leave(), 2000)));
     await this.control?.session.destroy().catch(() => {});
     await this.client?.close().catch(() => {});
     await this.admin?.close().catch(() => {});

@@ -134,6 +134,30 @@ export interface RemotePublisherAdded {
   rtcp_port?: number;
 }
 
+export interface RtpForwardStream {
+  /** The publisher stream's mid. */
+  mid: string;
+  port: number;
+  host?: string;
+  /** The recipient's RTCP port: Janus binds a local RTCP socket and listens there for PLI/FIR. */
+  rtcp_port?: number;
+  ssrc?: number;
+  pt?: number;
+}
+
+export interface RtpForwarder {
+  stream_id: number;
+  type: 'audio' | 'video' | 'data';
+  host: string;
+  port: number;
+  /** Janus's RTCP socket for this forwarder (PLI/FIR sent here reach the publisher). */
+  local_rtcp_port?: number;
+  remote_rtcp_port?: number;
+  ssrc?: number;
+  pt?: number;
+  srtp?: boolean;
+}
+
 function check(res: PluginResponse, expected: string | string[], what: string): Json {
   const got = res.data.videoroom;
   const ok = Array.isArray(expected) ? expected.includes(String(got)) : got === expected;
@@ -212,6 +236,26 @@ export class VideoRoomAdmin {
   async updateRemotePublisher(opts: { room: number; id: number; secret?: string; display?: string; streams: RemotePublisherStream[] }): Promise<void> {
     const res = await this.handle.message({ request: 'update_remote_publisher', ...opts });
     check(res, 'success', 'update_remote_publisher');
+  }
+
+  /**
+   * Forwards publisher streams as plain RTP (`rtp_forward`, the streams API). Forwarders
+   * cannot be re-targeted: stop and re-create to change the destination.
+   */
+  async rtpForward(opts: { room: number; publisher_id: number; secret?: string; host: string; streams: RtpForwardStream[] }): Promise<RtpForwarder[]> {
+    const res = await this.handle.message({ request: 'rtp_forward', host_family: 'ipv4', ...opts, ...this.key() });
+    return (check(res, 'rtp_forward', 'rtp_forward').forwarders ?? []) as RtpForwarder[];
+  }
+
+  async stopRtpForward(room: number, publisherId: number, streamId: number, secret?: string): Promise<void> {
+    const res = await this.handle.message({ request: 'stop_rtp_forward', room, publisher_id: publisherId, stream_id: streamId, ...(secret ? { secret } : {}), ...this.key() });
+    check(res, 'stop_rtp_forward', 'stop_rtp_forward');
+  }
+
+  /** Every forwarder in the room, by publisher. */
+  async listForwarders(room: number, secret?: string): Promise<Array<{ publisher_id: number; forwarders: RtpForwarder[] }>> {
+    const res = await this.handle.message({ request: 'listforwarders', room, ...(secret ? { secret } : {}), ...this.key() });
+    return (check(res, 'forwarders', 'listforwarders').publishers ?? []) as Array<{ publisher_id: number; forwarders: RtpForwarder[] }>;
   }
 
   /** Removes a remote publisher (do this before destroying its room: Janus leaks its sockets otherwise). */
