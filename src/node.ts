@@ -12,7 +12,10 @@ import { BindingStore } from './registrar/bindings.js';
 import { DigestAuthenticator } from './registrar/digest.js';
 import { registrar } from './registrar/handler.js';
 import { registrarMigrations } from './registrar/migrations.js';
+import { capacityMigrations, openCapacityLedger, type CapacityLedger } from './capacity/index.js';
 import { startMediaPlane, type MediaPlane } from './media/index.js';
+import { RoomVideoSwitches } from './media/relay/room-switches.js';
+import { RoomCalls } from './sip/app/room-call.js';
 import { admit, RoomManager, roomsMigrations, RoomStore } from './rooms/index.js';
 import { invitePipeline } from './sip/app/invite.js';
 import { EmbeddedSipServer } from './sip/server/embedded.js';
@@ -22,7 +25,7 @@ import { attachRoomSignalling } from './web/signalling.js';
 import type { JoinInfo } from './api/http.js';
 
 /** Every capability's schema, in the order they may depend on each other. */
-export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations];
+export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations, ...capacityMigrations];
 
 /** Handler registrations drachtio-srf has but its typings lack. */
 interface SrfHandlers {
@@ -50,6 +53,10 @@ export interface KnudeNode {
   rooms: { store: RoomStore; manager: RoomManager | undefined };
   /** The media plane (Janus); undefined when `media.janus` is 'off'. */
   media: MediaPlane | undefined;
+  /** Ports and licences in use, and the limits (shared through PostgreSQL when configured). */
+  capacity: CapacityLedger;
+  /** SIP endpoints' calls into rooms; undefined without media. */
+  roomCalls: RoomCalls | undefined;
   stop(): Promise<void>;
 }
 
@@ -98,6 +105,15 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     throw new StartupError(`cannot start the media plane (media.janus: ${config.media.janus}): ${(err as Error).message}`);
   }
   const manager = media ? new RoomManager({ store: roomStore, media, log: log.child({ component: 'rooms' }) }) : undefined;
+  let capacity: CapacityLedger;
+  try {
+    capacity = await openCapacityLedger({ cfg: config.capacity, db, nodeId: config.node.name, onError: (err) => log.error({ err: err.message }, 'capacity store error') });
+  } catch (err) {
+    manager?.dispose();
+    await media?.close();
+    db.close();
+    throw new StartupError(`cannot open the capacity store (capacity.store: ${config.capacity.store}): ${(err as Error).message}`);
+  }
 
   let sipServer: EmbeddedSipServer | undefined;
   let control = config.sip.drachtio;
@@ -127,6 +143,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       await sipServer.stop().catch(() => {});
       manager?.dispose();
       await media?.close();
+      await capacity.close();
       db.close();
       throw new StartupError(`cannot start the SIP server: ${(err as Error).message}`);
     }
@@ -152,6 +169,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     await sipServer?.stop();
     manager?.dispose();
     await media?.close();
+    await capacity.close();
     db.close();
     throw err;
   }
@@ -174,8 +192,34 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   app.options((_req: Srf.SrfRequest, res: Srf.SrfResponse) => {
     res.send(200, { headers: { Allow: 'INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE', Accept: 'application/sdp' } });
   });
+  const switches = media ? new RoomVideoSwitches(media, log.child({ component: 'video-switch' })) : undefined;
+  const roomCalls =
+    media && manager && switches
+      ? new RoomCalls({
+          srf,
+          manager,
+          store: roomStore,
+          media,
+          switches,
+          capacity,
+          config: {
+            bindAddress: config.media.sip.address,
+            advertisedAddress: config.media.sip.advertisedAddress ?? config.media.sip.address,
+            portMin: config.media.sip.rtpPortMin,
+            portMax: config.media.sip.rtpPortMax,
+            suites: config.media.sip.srtpSuites,
+            mediaTimeoutMs: config.media.sip.mediaTimeoutSeconds * 1000,
+            sessionExpiresSeconds: config.calls.sessionExpiresSeconds,
+            minSessionExpiresSeconds: config.calls.minSessionExpiresSeconds,
+            pinAttempts: config.rooms.sipPinAttempts,
+            pinTimeoutMs: config.rooms.sipPinTimeoutSeconds * 1000,
+          },
+          log: log.child({ component: 'room-calls' }),
+        })
+      : undefined;
   srf.invite(
     invitePipeline({
+      rooms: roomCalls,
       srf,
       accounts,
       bindings,
@@ -212,7 +256,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' }, rooms: manager?.snapshot() ?? { media: 'off' } }),
     joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias) : undefined,
   });
-  const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, log: log.child({ component: 'signalling' }) }) : undefined;
+  const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, capacity, log: log.child({ component: 'signalling' }) }) : undefined;
   let httpPort: number;
   try {
     httpPort = await listen(httpServer, config.http.address, config.http.port);
@@ -221,6 +265,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     await sipServer?.stop();
     manager?.dispose();
     await media?.close();
+    await capacity.close();
     db.close();
     throw new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${(err as Error).message}`);
   }
@@ -240,6 +285,8 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     sipListeners,
     rooms: { store: roomStore, manager },
     media,
+    capacity,
+    roomCalls,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -249,10 +296,13 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       signalling?.close();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
       httpServer.closeAllConnections?.();
+      await roomCalls?.closeAll();
+      await switches?.closeAll();
       srf.disconnect();
       await sipServer?.stop();
       manager?.dispose();
       await media?.close();
+      await capacity.close();
       router.close();
       db.close();
       log.info('knude stopped');

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { CapacityConfigError, parseCapacityConfig } from '../capacity/config.js';
 import { defaultConfig, type KnudeConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -17,6 +18,19 @@ const ENUMS: Record<string, readonly string[]> = {
   'sip.listen[].transport': ['udp', 'tcp', 'tls', 'ws', 'wss'],
   'registrar.algorithms[]': ['SHA-256', 'MD5'],
   'media.janus': ['embedded', 'external', 'off'],
+  'media.sip.srtpSuites[]': ['AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32', 'AES_256_CM_HMAC_SHA1_80', 'AEAD_AES_128_GCM', 'AEAD_AES_256_GCM'],
+};
+
+/** Sections with a validator of their own (their shape has maps and nullable numbers). */
+const DELEGATED: Record<string, (value: unknown, path: string) => unknown> = {
+  capacity: (v, path) => {
+    try {
+      return parseCapacityConfig(v, path);
+    } catch (err) {
+      if (err instanceof CapacityConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+  },
 };
 
 function isPlain(v: unknown): v is Plain {
@@ -29,6 +43,8 @@ function isPlain(v: unknown): v is Plain {
  */
 function validate(value: unknown, model: unknown, path: string, nullable: boolean): unknown {
   const enumKey = path.replace(/\[\d+\]/g, '[]');
+  const delegated = DELEGATED[path];
+  if (delegated) return delegated(value, path);
   if (value === null) {
     if (nullable) return null;
     throw new ConfigError(`${path} must not be null`);
@@ -70,7 +86,7 @@ function validate(value: unknown, model: unknown, path: string, nullable: boolea
 
 const NULLABLE = new Set([
   'sip.externalAddress', 'sip.tls.certFile', 'sip.tls.keyFile', 'registrar.nonceSecret',
-  'media.externalUrl', 'media.iceEnforceList', 'media.nat1to1',
+  'media.externalUrl', 'media.iceEnforceList', 'media.nat1to1', 'media.sip.advertisedAddress',
 ]);
 
 function mergeDeep(base: Plain, over: Plain): Plain {
@@ -174,6 +190,11 @@ function checkConsistency(c: KnudeConfig): void {
   }
   if (c.media.janus === 'external' && !c.media.externalUrl) throw new ConfigError('media.externalUrl is required when media.janus is external');
   if (c.media.rtpPortMin > c.media.rtpPortMax || c.media.rtpPortMax > 65535) throw new ConfigError('media: rtpPortMin <= rtpPortMax <= 65535 must hold');
+  const ms = c.media.sip;
+  if (ms.rtpPortMin > ms.rtpPortMax || ms.rtpPortMax > 65535 || ms.rtpPortMax - ms.rtpPortMin < 3) throw new ConfigError('media.sip: rtpPortMin < rtpPortMax <= 65535 with room for two port pairs must hold');
+  if (ms.srtpSuites.length === 0) throw new ConfigError('media.sip.srtpSuites must name at least one suite (SIP media is always encrypted)');
+  if (c.calls.minSessionExpiresSeconds < 90) throw new ConfigError('calls.minSessionExpiresSeconds must be at least 90 (RFC 4028)');
+  if (c.calls.sessionExpiresSeconds < c.calls.minSessionExpiresSeconds) throw new ConfigError('calls.sessionExpiresSeconds must not be below calls.minSessionExpiresSeconds');
   if (c.sip.server === 'drachtio' && !c.sip.drachtio.secret) {
     throw new ConfigError('sip.drachtio.secret is required when sip.server is drachtio');
   }

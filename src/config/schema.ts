@@ -3,6 +3,8 @@
  * bound to loopback; a YAML/JSON file overrides them, and KNUDE_* environment variables
  * override the file (see load.ts). No other module reads process.env.
  */
+import { defaultCapacityConfig, type CapacityConfig } from '../capacity/config.js';
+
 export type SipTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
 export interface ListenSpec {
@@ -56,6 +58,16 @@ export interface KnudeConfig {
     ringTimeoutSeconds: number;
     /** A neighbour zone's target that has not rung within this time is skipped for the next one. */
     trunkAttemptTimeoutSeconds: number;
+    /** Session interval granted to endpoints that support RFC 4028 session timers. */
+    sessionExpiresSeconds: number;
+    /** Shorter intervals are answered 422 with this Min-SE (RFC 4028 says at least 90). */
+    minSessionExpiresSeconds: number;
+  };
+  rooms: {
+    /** Wrong PINs a SIP endpoint may enter (DTMF) before its call is ended. */
+    sipPinAttempts: number;
+    /** How long a SIP endpoint has to enter a PIN. */
+    sipPinTimeoutSeconds: number;
   };
   media: {
     /**
@@ -71,6 +83,20 @@ export interface KnudeConfig {
     iceEnforceList: string | null;
     /** Public address for ICE when Janus sits behind 1:1 NAT (Janus's nat_1_1_mapping). */
     nat1to1: string | null;
+    /** The SRTP relay for SIP endpoints (SDES keys; Janus gets plain RTP on loopback). */
+    sip: {
+      /** Address the relay's RTP sockets bind to: where endpoints send media. */
+      address: string;
+      /** Address put in the SDP c= line when it differs (1:1 NAT); null: `address`. */
+      advertisedAddress: string | null;
+      /** UDP ports of the relay (open them in the firewall); pairs of RTP (even) and RTCP. */
+      rtpPortMin: number;
+      rtpPortMax: number;
+      /** SRTP suites SIP legs may use, preferred first; never below AES-128, never NULL. */
+      srtpSuites: Array<'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AES_256_CM_HMAC_SHA1_80' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM'>;
+      /** A call whose endpoint sends no media (RTP or RTCP) for this long is ended (not while on hold). */
+      mediaTimeoutSeconds: number;
+    };
   };
   zones: {
     /** How often every neighbour zone target (and internet gateway target) gets a SIP OPTIONS. */
@@ -79,6 +105,8 @@ export interface KnudeConfig {
     /** Consecutive failed probes before a target is taken out of routing. */
     failuresToDown: number;
   };
+  /** Ports, licences and media capacity (src/capacity/config.ts has every field). */
+  capacity: CapacityConfig;
   http: { address: string; port: number };
   store: { sqlitePath: string };
 }
@@ -111,8 +139,26 @@ export const defaultConfig: KnudeConfig = {
     nonceSecret: null,
     algorithms: ['SHA-256', 'MD5'],
   },
-  calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5 },
-  media: { janus: 'embedded', externalUrl: null, rtpPortMin: 20000, rtpPortMax: 20999, iceEnforceList: null, nat1to1: null },
+  calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5, sessionExpiresSeconds: 1800, minSessionExpiresSeconds: 90 },
+  rooms: { sipPinAttempts: 3, sipPinTimeoutSeconds: 30 },
+  media: {
+    janus: 'embedded',
+    externalUrl: null,
+    rtpPortMin: 20000,
+    rtpPortMax: 20999,
+    iceEnforceList: null,
+    nat1to1: null,
+    sip: {
+      address: '127.0.0.1',
+      advertisedAddress: null,
+      rtpPortMin: 21000,
+      rtpPortMax: 21999,
+      // Strongest first: an endpoint offering several suites gets the best one it has.
+      srtpSuites: ['AEAD_AES_256_GCM', 'AEAD_AES_128_GCM', 'AES_256_CM_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_32'],
+      mediaTimeoutSeconds: 30,
+    },
+  },
+  capacity: defaultCapacityConfig,
   zones: { probeIntervalSeconds: 30, probeTimeoutSeconds: 5, failuresToDown: 2 },
   http: { address: '127.0.0.1', port: 8080 },
   store: { sqlitePath: 'knude.db' },

@@ -2,7 +2,16 @@ import type http from 'node:http';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { BrowserLeg, MediaPlane, RTCIceCandidateInit } from '../media/plane.js';
+import { browserRefusal, type CapacityLedger, type Reservation } from '../capacity/index.js';
 import { AdmissionError, type RoomManager } from '../rooms/manager.js';
+
+interface SignallingDeps {
+  manager: RoomManager;
+  media: MediaPlane;
+  /** Every browser participant takes a port; absent: no accounting (tests of signalling alone). */
+  capacity?: CapacityLedger;
+  log: Logger;
+}
 
 /** What a browser may send; anything else is answered with an error and ignored. */
 type ClientMessage =
@@ -58,8 +67,10 @@ class BrowserSession {
 
   constructor(
     private readonly ws: WebSocket,
-    private readonly deps: { manager: RoomManager; media: MediaPlane; log: Logger },
+    private readonly deps: SignallingDeps,
   ) {}
+
+  private reservation: Reservation | undefined;
 
   send(msg: Record<string, unknown>): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(JSON.stringify(msg));
@@ -116,9 +127,31 @@ class BrowserSession {
   }
 
   private async join(alias: string, displayName: string, pin: string | undefined): Promise<void> {
-    if (this.participantId) return this.send({ type: 'error', reason: 'bad-request', message: 'already joined' });
+    if (this.participantId || this.reservation) return this.send({ type: 'error', reason: 'bad-request', message: 'already joined' });
     const p = await this.deps.manager.join(alias, { kind: 'browser', displayName, pin });
+    if (this.closed) {
+      // The browser went away while it was being admitted.
+      this.deps.manager.leave(p.id, 'disconnected');
+      return;
+    }
     this.participantId = p.id;
+    if (this.deps.capacity) {
+      // Admission first (it says why a room cannot be entered), then the port: a refusal here
+      // takes the participant out again.
+      const r = await this.deps.capacity.reserve({ legId: p.id, kind: 'browser', org: p.org });
+      if (!r.ok) {
+        this.deps.manager.leave(p.id, 'capacity');
+        this.participantId = undefined;
+        const refusal = browserRefusal(r.refusal);
+        this.send({ type: 'error', reason: 'capacity', message: refusal.message, ...(refusal.retryAfterSeconds ? { retryAfterSeconds: refusal.retryAfterSeconds } : {}) });
+        return;
+      }
+      this.reservation = r.reservation;
+      if (this.closed) {
+        await this.reservation.release();
+        return;
+      }
+    }
     const leg = await this.deps.media.join(p.roomId, displayName);
     if (this.closed) {
       await leg.leave();
@@ -162,12 +195,13 @@ class BrowserSession {
     this.leg = undefined;
     await leg?.leave().catch(() => {});
     if (this.participantId) this.deps.manager.leave(this.participantId, reason);
+    await this.reservation?.release();
     this.ws.close();
   }
 }
 
 /** Browser signalling at `/ws/rooms` on the node's HTTP server. */
-export function attachRoomSignalling(server: http.Server, deps: { manager: RoomManager; media: MediaPlane; log: Logger }): WebSocketServer {
+export function attachRoomSignalling(server: http.Server, deps: SignallingDeps): WebSocketServer {
   const wss = new WebSocketServer({ server, path: '/ws/rooms', maxPayload: MAX_MESSAGE });
   const sessions = new Set<BrowserSession>();
   deps.manager.on('lobby-released', (e: { participantId: string }) => {

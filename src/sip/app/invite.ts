@@ -21,6 +21,8 @@ export interface InviteDeps {
   trunkAttemptTimeoutMs: number;
   log: Logger;
   onCallEnd?: (info: { callId: string; caller: RouteCaller; decision: RouteDecision; end: CallEnd }) => void;
+  /** Calls into meeting rooms; absent on a node without media. */
+  rooms?: { connect(req: Srf.SrfRequest, res: Srf.SrfResponse, caller: RouteCaller, roomId: string): Promise<void> };
 }
 
 /** State one INVITE carries through the pipeline (instead of a shared locals bag). */
@@ -221,9 +223,15 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
       case 'gateway':
         await connectTrunk(req, res, ctx, decision);
         return true;
+      case 'room':
+        if (deps.rooms) {
+          await deps.rooms.connect(req, res, ctx.caller!, decision.roomId);
+          return true;
+        }
+        res.send(480, { headers: { Reason: 'SIP;cause=480;text="meeting rooms are not available on this node (media is off)"' } });
+        return false;
       default:
-        // Meeting rooms are connected by the rooms capability (not on this node yet).
-        res.send(480, { headers: { Reason: `SIP;cause=480;text="${decision.action} routing is not available on this node yet"` } });
+        res.send(480, { headers: { Reason: `SIP;cause=480;text="${decision.action} routing is not available on this node"` } });
         return false;
     }
   };
