@@ -16,6 +16,8 @@ import { capacityMigrations, openCapacityLedger, type CapacityLedger } from './c
 import { startMediaPlane, type MediaPlane } from './media/index.js';
 import { RoomVideoSwitches } from './media/relay/room-switches.js';
 import { RoomCalls } from './sip/app/room-call.js';
+import { NodeStats } from './stats/node-stats.js';
+import { metricsHandler, monthlyReport, statsMigrations } from './stats/index.js';
 import { admit, RoomManager, roomsMigrations, RoomStore } from './rooms/index.js';
 import { invitePipeline } from './sip/app/invite.js';
 import { EmbeddedSipServer } from './sip/server/embedded.js';
@@ -25,7 +27,7 @@ import { attachRoomSignalling } from './web/signalling.js';
 import type { JoinInfo } from './api/http.js';
 
 /** Every capability's schema, in the order they may depend on each other. */
-export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations, ...capacityMigrations];
+export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations, ...capacityMigrations, ...statsMigrations];
 
 /** Handler registrations drachtio-srf has but its typings lack. */
 interface SrfHandlers {
@@ -57,6 +59,8 @@ export interface KnudeNode {
   capacity: CapacityLedger;
   /** SIP endpoints' calls into rooms; undefined without media. */
   roomCalls: RoomCalls | undefined;
+  /** Call detail records, meeting records, availability and metrics. */
+  stats: NodeStats;
   stop(): Promise<void>;
 }
 
@@ -180,6 +184,21 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   const localHosts = new Set<string>(['localhost', ...sipListeners.map((l) => l.address)]);
   if (config.sip.externalAddress) localHosts.add(config.sip.externalAddress);
 
+  let srfConnected = true;
+  srf.on('disconnect', () => (srfConnected = false));
+  srf.on('connect', () => (srfConnected = true));
+  const stats = new NodeStats({
+    db,
+    node: config.node.name,
+    capacity,
+    capacityConfig: config.capacity,
+    manager,
+    media,
+    registrations: () => bindings.count(Date.now()),
+    sipUp: () => srfConnected,
+    log: log.child({ component: 'stats' }),
+  });
+  (srf as unknown as { use(fn: unknown): void }).use(stats.sipMiddleware());
   const registrarSettings = {
     realm: config.sip.domain,
     minExpires: config.registrar.minExpires,
@@ -215,6 +234,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
             pinTimeoutMs: config.rooms.sipPinTimeoutSeconds * 1000,
           },
           log: log.child({ component: 'room-calls' }),
+          onLegEnd: (rec) => stats.roomLegEnded(rec),
         })
       : undefined;
   srf.invite(
@@ -255,6 +275,8 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     router,
     health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' }, rooms: manager?.snapshot() ?? { media: 'off' } }),
     joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias) : undefined,
+    metrics: metricsHandler(stats.metrics.registry),
+    monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability }),
   });
   const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, capacity, log: log.child({ component: 'signalling' }) }) : undefined;
   let httpPort: number;
@@ -269,6 +291,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     db.close();
     throw new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${(err as Error).message}`);
   }
+  stats.setApiUp(true);
   log.info({ sip: hostport, http: `${config.http.address}:${httpPort}`, domain: config.sip.domain }, 'knude started');
 
   let stopped = false;
@@ -287,6 +310,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     media,
     capacity,
     roomCalls,
+    stats,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -302,6 +326,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       await sipServer?.stop();
       manager?.dispose();
       await media?.close();
+      stats.close();
       await capacity.close();
       router.close();
       db.close();

@@ -34,6 +34,10 @@ export interface HttpDeps {
   health: () => Record<string, unknown>;
   /** Room lookup for the join page; absent on a node without rooms. */
   joinInfo?: (alias: string) => JoinInfo | undefined;
+  /** GET /metrics (Prometheus text format). */
+  metrics?: (req: http.IncomingMessage, res: http.ServerResponse) => void;
+  /** The monthly KPI report (throws a StatsError-like error with a clear message for a bad month). */
+  monthlyReport?: (month: string) => unknown;
 }
 
 type Handler = (url: URL) => { status?: number; body: unknown };
@@ -78,6 +82,17 @@ export function createHttpServer(deps: HttpDeps): http.Server {
       const decision = deps.router.route({ dialled: alias, from: caller });
       return { body: { ...decision, explanation: explain(decision) } };
     },
+    '/api/reports/monthly': (url) => {
+      const month = url.searchParams.get('month');
+      if (!month) throw new HttpProblem(400, 'Bad Request', 'query parameter "month" is required (YYYY-MM)');
+      if (!deps.monthlyReport) throw new HttpProblem(404, 'Not Found', 'reports are not available on this node');
+      try {
+        return { body: deps.monthlyReport(month) };
+      } catch (err) {
+        if ((err as { name?: string }).name?.endsWith('Error') && !(err instanceof TypeError)) throw new HttpProblem(400, 'Bad Request', (err as Error).message);
+        throw err;
+      }
+    },
     '/api/join-info': (url) => {
       const alias = url.searchParams.get('alias');
       if (!alias) throw new HttpProblem(400, 'Bad Request', 'query parameter "alias" is required');
@@ -88,6 +103,7 @@ export function createHttpServer(deps: HttpDeps): http.Server {
   };
   return http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname === '/metrics' && deps.metrics) return deps.metrics(req, res);
     const handler = routes[url.pathname];
     if (!handler && req.method === 'GET' && serveStatic(url.pathname, res)) return;
     try {

@@ -147,4 +147,33 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     expect(k.node.rooms.manager!.participants('med-pin')).toEqual([]);
     await countersBackToZero();
   }, 90_000);
+
+  it('records every leg (CDR with SRTP suite and packets), counts SIP traffic and ports in /metrics, and reports the month', async () => {
+    const legs = k.node.stats.cdr.legs({ from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });
+    const sip = legs.filter((l) => l.roomId === 'akut-lund' && l.kind === 'video');
+    expect(sip.length, 'the baresip leg').toBeGreaterThanOrEqual(1);
+    expect(sip[0]).toMatchObject({ direction: 'inbound', srtpSuite: expect.stringMatching(/AES/), calleeOrg: 'region-skane' });
+    expect(sip[0].packetsReceived).toBeGreaterThan(100);
+    expect(sip[0].packetsSent).toBeGreaterThan(100);
+    expect(legs.some((l) => l.kind === 'browser' && l.roomId === 'akut-lund')).toBe(true);
+    expect(legs.some((l) => l.cause.text === 'media timeout' && l.cause.side === 'system')).toBe(true);
+
+    const base = `http://${net.hostAddress}:${k.node.httpPort}`;
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/knude_sip_requests_total\{[^}]*method="INVITE"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/knude_sip_responses_total\{[^}]*code="488"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/knude_janus_up\{[^}]*\} 1/);
+    expect(metrics).toMatch(/knude_media_packets_total\{/);
+
+    const month = new Date().toISOString().slice(0, 7);
+    const res = await fetch(`${base}/api/reports/monthly?month=${month}`);
+    expect(res.status).toBe(200);
+    const report = (await res.json()) as { kpis: { calls: number; meetings: number; capacityPeak: number }; charts: { portsDay: string } };
+    expect(report.kpis.calls).toBeGreaterThanOrEqual(legs.length);
+    expect(report.kpis.capacityPeak).toBeGreaterThanOrEqual(2);
+    expect(report.charts.portsDay).toMatch(/<svg[^>]*>/);
+    const bad = await fetch(`${base}/api/reports/monthly?month=2026-13`);
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
+  }, 30_000);
 });
