@@ -240,6 +240,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   srf.invite(
     invitePipeline({
       rooms: roomCalls,
+      capacity,
       srf,
       accounts,
       bindings,

@@ -38,6 +38,8 @@ export interface CapacityConfig {
   /** 'sqlite': this node alone, in its own store. 'postgres': nodes sharing postgresUrl share the limits. */
   store: 'sqlite' | 'postgres';
   postgresUrl: string | null;
+  /** PostgreSQL schema of the shared tables: nodes sharing a limit use the same one. */
+  postgresSchema: string;
   /** PostgreSQL: a node's reservations stop counting this long after its last heartbeat. */
   leaseSeconds: number;
 }
@@ -54,6 +56,7 @@ export const defaultCapacityConfig: CapacityConfig = {
   retryAfterSeconds: 30,
   store: 'sqlite',
   postgresUrl: null,
+  postgresSchema: 'public',
   leaseSeconds: 30,
 };
 
@@ -126,6 +129,7 @@ export function parseCapacityConfig(input: unknown = {}, path = 'capacity'): Cap
     retryAfterSeconds: d.retryAfterSeconds,
     store: d.store,
     postgresUrl: d.postgresUrl,
+    postgresSchema: d.postgresSchema,
     leaseSeconds: d.leaseSeconds,
   };
   if (has('orgQuotas')) {
@@ -154,6 +158,12 @@ export function parseCapacityConfig(input: unknown = {}, path = 'capacity'): Cap
       throw new CapacityConfigError(`${path}.postgresUrl must be a postgres:// or postgresql:// URL or null`);
     }
     cfg.postgresUrl = input.postgresUrl;
+  }
+  if (has('postgresSchema')) {
+    if (typeof input.postgresSchema !== 'string' || !/^[a-z_][a-z0-9_]{0,62}$/.test(input.postgresSchema)) {
+      throw new CapacityConfigError(`${path}.postgresSchema must be a lowercase SQL identifier`);
+    }
+    cfg.postgresSchema = input.postgresSchema;
   }
   if (has('leaseSeconds')) {
     const l = count(`${path}.leaseSeconds`, input.leaseSeconds, false)!;

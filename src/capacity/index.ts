@@ -24,5 +24,5 @@ export async function openCapacityLedger(opts: {
   onError?: (err: CapacityStoreError) => void;
 }): Promise<CapacityLedger> {
   if (opts.cfg.store === 'sqlite') return new SqliteCapacityLedger(opts.db, opts.cfg);
-  return PostgresCapacityLedger.open({ cfg: opts.cfg, nodeId: opts.nodeId, schema: opts.schema, onError: opts.onError });
+  return PostgresCapacityLedger.open({ cfg: opts.cfg, nodeId: opts.nodeId, schema: opts.schema ?? opts.cfg.postgresSchema, onError: opts.onError });
 }

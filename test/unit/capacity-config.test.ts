@@ -41,7 +41,7 @@ describe('capacity configuration', () => {
     [{ store: 'redis' }, `capacity.store must be 'sqlite' or 'postgres' (got "redis")`],
     [{ store: 'postgres' }, "capacity.postgresUrl is required when capacity.store is 'postgres'"],
     [{ leaseSeconds: 0 }, 'capacity.leaseSeconds must be between 1 and 3600 seconds (heartbeats go every third of it) (got 0)'],
-    [{ maxport: 3 }, 'capacity.maxport is not a capacity setting (known: maxPorts, maxLicences, mediaCapacity, licenceWeights, mediaCost, defaultOrgQuota, orgQuotas, quotaStatus, retryAfterSeconds, store, postgresUrl, leaseSeconds)'],
+    [{ maxport: 3 }, 'capacity.maxport is not a capacity setting (known: maxPorts, maxLicences, mediaCapacity, licenceWeights, mediaCost, defaultOrgQuota, orgQuotas, quotaStatus, retryAfterSeconds, store, postgresUrl, postgresSchema, leaseSeconds)'],
     ['yes', 'capacity must be an object (got "yes")'],
   ])('refuses %j with a message naming the field', (input, message) => {
     expect(() => parseCapacityConfig(input)).toThrow(CapacityConfigError);

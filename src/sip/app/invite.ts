@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
+import { sipRejection, type CapacityLedger, type LegKind } from '../../capacity/index.js';
 import type { Logger } from 'pino';
 import { targetKey, type DialPlanRouter, type RouteCaller, type RouteDecision } from '../../dialplan/index.js';
 import type { AccountStore } from '../../registrar/accounts.js';
@@ -21,6 +23,11 @@ export interface InviteDeps {
   trunkAttemptTimeoutMs: number;
   log: Logger;
   onCallEnd?: (info: { callId: string; caller: RouteCaller; decision: RouteDecision; end: CallEnd }) => void;
+  /**
+   * Ports and licences: a bridged call (to an account, a neighbour zone or the gateway) takes
+   * one port for as long as it lasts; room calls reserve their own.
+   */
+  capacity?: CapacityLedger;
   /** Calls into meeting rooms; absent on a node without media. */
   rooms?: { connect(req: Srf.SrfRequest, res: Srf.SrfResponse, caller: RouteCaller, roomId: string): Promise<void> };
 }
@@ -163,10 +170,34 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
   };
 
   const run = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, targets: CallTarget[], headers: Record<string, string>, strategy?: DialStrategy) => {
-    const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log });
-    const end = await session.run();
-    deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end });
-    deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
+    let reservation: { release(): Promise<void> } | undefined;
+    if (deps.capacity) {
+      let cancelled = false;
+      req.on('cancel', () => (cancelled = true));
+      // The quota that pays is the calling organisation's; an external caller's call counts
+      // against the organisation it reaches.
+      const caller = ctx.caller!;
+      const decision = ctx.decision!;
+      const org = caller.kind !== 'external' ? caller.org : 'org' in decision ? decision.org : '(external)';
+      const kind: LegKind = /^m=video [1-9]/m.test(String(req.body ?? '')) ? 'video' : 'audio';
+      const r = await deps.capacity.reserve({ legId: randomUUID(), kind, org, ...(caller.kind !== 'external' ? { callerOrg: caller.org } : {}) });
+      if (!r.ok) {
+        const rej = sipRejection(r.refusal);
+        deps.log.info({ callId: req.get('Call-ID'), cause: r.refusal.cause }, 'call refused by capacity');
+        if (!res.finalResponseSent) res.send(rej.status, { headers: rej.headers as Record<string, string> });
+        return;
+      }
+      if (cancelled) return void (await r.reservation.release());
+      reservation = r.reservation;
+    }
+    try {
+      const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log });
+      const end = await session.run();
+      deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end });
+      deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
+    } finally {
+      await reservation?.release();
+    }
   };
 
   const connectAccount = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, target: string) => {
