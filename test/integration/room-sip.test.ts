@@ -5,7 +5,9 @@
  * video. SIPp checks the refusals (plain RTP: 488 with a Warning) and a bare SRTP call; every
  * call gives its port back.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baresipAvailable, startBaresip, type Baresip } from '../helpers/baresip.js';
@@ -21,10 +23,41 @@ const browsers: Browser[] = [];
 const phones: Baresip[] = [];
 const SHOTS = 'test-results';
 
-async function openBrowser(origin: string): Promise<Page> {
+/** A 16-bit mono WAV of a steady tone: a participant who talks without pause while unmuted. */
+function toneWav(hz: number, seconds: number): string {
+  const rate = 48000;
+  const n = rate * seconds;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 16000), 44 + i * 2);
+  const file = join(tmpdir(), `knude-tone-${hz}-${process.pid}.wav`);
+  writeFileSync(file, b);
+  return file;
+}
+
+async function openBrowser(origin: string, audioFile?: string): Promise<Page> {
   const b = await chromium.launch({
     executablePath: net.chromium,
-    args: ['--no-sandbox', '--disable-gpu', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--disable-background-networking', `--unsafely-treat-insecure-origin-as-secure=${origin}`],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--disable-background-networking',
+      `--unsafely-treat-insecure-origin-as-secure=${origin}`,
+      ...(audioFile ? [`--use-file-for-fake-audio-capture=${audioFile}`] : []),
+    ],
   });
   browsers.push(b);
   return b.newPage({ viewport: { width: 1100, height: 760 } });
@@ -71,6 +104,7 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     k.node.plan.addBlock('region-skane', '+4640');
     k.node.rooms.store.create({ org: 'region-skane', name: 'Akutmottagning Lund', id: 'akut-lund', aliases: ['+46405000'], maxParticipants: 10 });
     k.node.rooms.store.create({ org: 'region-skane', name: 'Med PIN', id: 'med-pin', aliases: ['+46405009'], guestPin: '2468', maxParticipants: 10 });
+    k.node.rooms.store.create({ org: 'region-skane', name: 'Tre parter', id: 'tre', aliases: ['+46405003'], maxParticipants: 10 });
   }, 90_000);
 
   afterAll(async () => {
@@ -116,9 +150,83 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     await expect.poll(() => k.node.media!.roomExists('akut-lund'), { timeout: 10_000 }).toBe(false);
   }, 90_000);
 
-  it('refuses plain RTP with 488 and a Warning; a bare SRTP call is answered and gives its port back', async () => {
-    const plain = await runSipp({ scenario: 'uac-expect-status.xml', target: k.sip, service: '+46405000', keys: { expect_status: 488 }, timeoutMs: 15_000, keepTraces: 'always' });
+  it('two SIP video endpoints (baresip) in one room receive each other\'s audio and video within 10 s', async () => {
+    const one = startBaresip({ dial: `sip:+46405000@${k.sip}`, aor: 'sip:room-system-1@hospital.example', sipPort: await freePort('both'), seconds: 40 });
+    const two = startBaresip({ dial: `sip:+46405000@${k.sip}`, aor: 'sip:room-system-2@clinic.example', sipPort: await freePort('both'), seconds: 40 });
+    phones.push(one, two);
+    await Promise.all([one.waitFor(/Call established/, 15_000), two.waitFor(/Call established/, 15_000)]);
+    await new Promise((r) => setTimeout(r, 10_000));
+    await Promise.all([one.stop(), two.stop()]);
+    for (const p of [one, two]) {
+      const out = p.output();
+      expect(received(out, 'audio'), 'audio from the other endpoint (room mix)').toBeGreaterThan(100);
+      expect(received(out, 'video'), 'video of the other endpoint').toBeGreaterThan(30);
+      expect(out).not.toMatch(/failed to decrypt/);
+    }
+    await countersBackToZero();
+  }, 60_000);
+
+  it('active speaker: the endpoint sees whoever speaks, switched at a keyframe within 1 s', async () => {
+    const origin = `http://${net.hostAddress}:${k.node.httpPort}`;
+    const tone = toneWav(330, 30);
+    const switches: Array<{ display?: string; requestedAt: number; switchedAt: number }> = [];
+    k.node.roomCalls!.switches.on('switched', (e) => {
+      if (e.roomId === 'tre') switches.push(e);
+    });
+    const pages: Page[] = [];
+    let phone: Baresip | undefined;
+    try {
+      for (const name of ['Berit', 'Cecil']) {
+        const page = await openBrowser(origin, tone);
+        pages.push(page);
+        await page.goto(`${origin}/join/%2B46405003`);
+        await page.fill('#display-name', name);
+        await page.click('#join');
+        await expect.poll(() => page.textContent('#status'), { timeout: 20_000 }).toMatch(/Joined/);
+        await page.click('#mute');
+      }
+      phone = startBaresip({ dial: `sip:+46405003@${k.sip}`, aor: 'sip:conference-room@hospital.example', sipPort: await freePort('both'), seconds: 60 });
+      phones.push(phone);
+      await phone.waitFor(/Call established/, 15_000);
+      // Nobody has spoken yet: the endpoint is shown someone (the first feed) at once.
+      await expect.poll(() => switches.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      await new Promise((r) => setTimeout(r, 2000));
+
+      const speak = async (page: Page, name: string) => {
+        const before = switches.length;
+        const at = Date.now();
+        await page.click('#mute'); // unmute: the tone plays
+        await expect.poll(() => switches.slice(before).find((e) => e.display === name), { timeout: 15_000 }).toBeTruthy();
+        const e = switches.slice(before).find((x) => x.display === name)!;
+        expect(e.switchedAt).toBeGreaterThan(at);
+        expect(e.switchedAt - e.requestedAt, `keyframe for ${name} within 1 s`).toBeLessThan(1000);
+        await page.click('#mute'); // quiet again
+        await new Promise((r) => setTimeout(r, 2000));
+      };
+      // Whoever is shown first, the other speaks first so every step is a switch.
+      const first = switches[0].display === 'Berit' ? 1 : 0;
+      await speak(pages[first], first === 1 ? 'Cecil' : 'Berit');
+      await speak(pages[1 - first], first === 1 ? 'Berit' : 'Cecil');
+      await speak(pages[first], first === 1 ? 'Cecil' : 'Berit');
+      await speak(pages[1 - first], first === 1 ? 'Berit' : 'Cecil');
+    } finally {
+      await phone?.stop();
+      for (const page of pages) await page.click('#leave').catch(() => {});
+      for (const page of pages) await page.context().browser()?.close().catch(() => {});
+    }
+    expect(received(phone.output(), 'video')).toBeGreaterThan(30);
+    await countersBackToZero();
+  }, 120_000);
+
+  it('refuses plain RTP and NULL ciphers with 488 and a Warning (SIPp, and baresip with encryption off); a bare SRTP call is answered and gives its port back', async () => {
+    const plain = await runSipp({ scenario: 'uac-expect-status.xml', target: k.sip, service: '+46405000', keys: { expect_status: 488 }, timeoutMs: 15_000 });
     expect(plain.ok, plain.stdout.slice(-500)).toBe(true);
+    const nullSuite = await runSipp({ scenario: 'uac-expect-status-savp.xml', target: k.sip, service: '+46405000', keys: { expect_status: 488, suite: 'NULL_HMAC_SHA1_80' }, timeoutMs: 15_000 });
+    expect(nullSuite.ok, nullSuite.stdout.slice(-500)).toBe(true);
+    const clear = startBaresip({ dial: `sip:+46405000@${k.sip}`, aor: 'sip:old-unit@hospital.example', sipPort: await freePort('both'), seconds: 20, mediaenc: '' });
+    phones.push(clear);
+    await clear.waitFor(/488/, 10_000);
+    await clear.stop();
     const srtp = await runSipp({ scenario: 'uac-call-savp.xml', target: k.sip, service: '+46405000', keys: { hold_ms: 1500 }, timeoutMs: 20_000 });
     expect(srtp.ok, srtp.stdout.slice(-500)).toBe(true);
     await countersBackToZero();

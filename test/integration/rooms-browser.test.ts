@@ -108,7 +108,7 @@ describe.skipIf(!!skipReason)(`rooms with browsers${skipReason ? ` (skipped: ${s
     expect(sa.totalAudioEnergy, 'Anna hears Bertil').toBeGreaterThan(0);
     expect(sb.totalAudioEnergy, 'Bertil hears Anna').toBeGreaterThan(0);
     expect(sa.srtpCipher).toMatch(/AES/);
-    const room = k.node.rooms.manager.snapshot();
+    const room = k.node.rooms.manager!.snapshot();
     expect(JSON.stringify(room)).toContain('akut-lund');
 
     await a.click('#leave');

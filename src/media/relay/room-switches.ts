@@ -4,25 +4,28 @@
  * endpoint. Created with the first SIP video leg, closed with the last, so a room of browsers
  * alone costs no forwarders.
  */
-import dgram from 'node:dgram';
+import type dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { MediaPlane, VideoTap } from '../plane.js';
 import { loopbackSocket } from './ports.js';
 import { buildPli } from './rtp.js';
-import { RoomVideoSwitch } from './video-switch.js';
+import { RoomVideoSwitch, type SwitchEvent } from './video-switch.js';
 
 interface Entry {
   ready: Promise<{ sw: RoomVideoSwitch; tap: VideoTap }>;
   users: number;
 }
 
-export class RoomVideoSwitches {
+export class RoomVideoSwitches extends EventEmitter<{ switched: [SwitchEvent & { roomId: string }] }> {
   private readonly rooms = new Map<string, Entry>();
 
   constructor(
     private readonly media: MediaPlane,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The room's switch, creating its tap on first use; pair every acquire with a release. */
   acquire(roomId: string): Promise<RoomVideoSwitch> {
@@ -62,6 +65,7 @@ export class RoomVideoSwitches {
       },
       this.log,
     );
+    sw.on('switched', (e) => this.emit('switched', { ...e, roomId }));
     const closeRtcp = (s: dgram.Socket) => {
       try {
         s.close();
@@ -83,6 +87,7 @@ export class RoomVideoSwitches {
     };
     tap.on('streams', onStreams);
     tap.on('talking', (e) => {
+      this.log.debug({ roomId, feedId: e.feedId, talking: e.talking, level: e.level }, 'talking');
       if (e.talking) sw.talking(e.feedId);
     });
     onStreams(tap.streams);

@@ -7,6 +7,7 @@
  * timestamps never jump — endpoints see a single well-behaved sender.
  */
 import type dgram from 'node:dgram';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { isKeyframeStart, isRtcp, readRtpHeader, writeRtpFields } from './rtp.js';
 
@@ -15,6 +16,17 @@ export interface TapStream {
   ssrc: number;
   codec: string;
   display?: string;
+}
+
+/** One endpoint's picture changed to another participant, at a keyframe. */
+export interface SwitchEvent {
+  ownFeedId: number;
+  feedId: number;
+  display?: string;
+  /** When the switch was decided and the keyframe asked for (ms since epoch). */
+  requestedAt: number;
+  /** When the keyframe arrived and the endpoint's stream changed over. */
+  switchedAt: number;
 }
 
 export interface SwitchSubscriber {
@@ -36,6 +48,7 @@ class Subscription {
   current: number | undefined;
   pending: number | undefined;
   private pendingAskedAt = 0;
+  private pendingSince = 0;
   private switchedAt = 0;
   private seqDelta = 0;
   private tsDelta = 0;
@@ -65,6 +78,7 @@ class Subscription {
     if (this.pending !== want) {
       this.pending = want;
       this.pendingAskedAt = now;
+      this.pendingSince = now;
       this.sw.requestKeyframe(want);
     } else if (now - this.pendingAskedAt > KEYFRAME_RETRY_MS) {
       this.pendingAskedAt = now;
@@ -80,6 +94,7 @@ class Subscription {
       this.current = feedId;
       this.pending = undefined;
       this.switchedAt = now;
+      this.sw.switched({ ownFeedId: this.sub.ownFeedId, feedId, display: this.sw.display(feedId), requestedAt: this.pendingSince, switchedAt: now });
       this.seqDelta = (this.lastSeq + 1 - h.sequence) & 0xffff;
       this.tsDelta = (this.lastTs + (this.started ? TS_STEP : 0) - h.timestamp) >>> 0;
       this.started = true;
@@ -97,7 +112,7 @@ class Subscription {
   }
 }
 
-export class RoomVideoSwitch {
+export class RoomVideoSwitch extends EventEmitter<{ switched: [SwitchEvent] }> {
   private readonly streams = new Map<number, TapStream>();
   private readonly byFeed = new Map<number, TapStream>();
   /** Feed ids, most recent speaker first. */
@@ -111,6 +126,7 @@ export class RoomVideoSwitch {
     private readonly keyframe: (feedId: number, ssrc: number) => void,
     private readonly log: Logger,
   ) {
+    super();
     socket.on('message', (msg) => this.onPacket(msg));
     socket.on('error', (err) => log.warn({ err: err.message }, 'video switch socket error'));
     this.timer = setInterval(() => this.evaluateAll(false), 500);
@@ -137,6 +153,16 @@ export class RoomVideoSwitch {
   talking(feedId: number): void {
     this.speakers = [feedId, ...this.speakers.filter((f) => f !== feedId)];
     this.evaluateAll(false);
+  }
+
+  /** @internal A subscription switched: told to observers (tests, logs), never changes behaviour. */
+  switched(e: SwitchEvent): void {
+    this.log.debug(e, 'voice-switched video changed speaker');
+    this.emit('switched', e);
+  }
+
+  display(feedId: number): string | undefined {
+    return this.byFeed.get(feedId)?.display;
   }
 
   hasFeed(feedId: number): boolean {

@@ -130,6 +130,11 @@ export class RoomCalls {
     return this.calls.size;
   }
 
+  /** The rooms' voice-switched video (observers watch its 'switched' events). */
+  get switches(): RoomVideoSwitches {
+    return this.deps.switches;
+  }
+
   /** The pipeline's connect step for `{ action: 'room' }` decisions. */
   async connect(req: Srf.SrfRequest, res: Srf.SrfResponse, caller: RouteCaller, roomId: string): Promise<void> {
     const call = new RoomCall(this.deps, this.ports, req, res, caller, roomId, () => this.calls.delete(call));

@@ -200,7 +200,9 @@ $('mute').addEventListener('click', () => {
   for (const t of state.local?.getAudioTracks() ?? []) t.enabled = !state.muted;
   $('mute').setAttribute('aria-pressed', String(state.muted));
   $('mute').textContent = state.muted ? 'Unmute' : 'Mute';
-  send({ type: 'mute', kind: 'audio', muted: state.muted });
+  // Self-mute stays in the browser: the disabled track sends silence, so the media server
+  // keeps measuring levels and sees this person stop and start talking (a server-side mute
+  // would freeze its talking state and the active speaker would stick).
 });
 $('camera').addEventListener('click', () => {
   state.cameraOff = !state.cameraOff;
