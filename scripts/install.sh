@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # baresip, baresip-ffmpeg: a real SIP video endpoint (H.264 via avcodec, VP8) with mandatory SRTP (SDES)
 # for the SIP media tests.
 # python3-pylibsrtp: libsrtp bound for Python, the reference our own SRTP code is tested against.
-DEBIAN_PACKAGES=(sip-tester openssl janus chromium iproute2 baresip baresip-ffmpeg python3-pylibsrtp)
+# tshark: decodes the H.225.0 RAS messages knude writes, as an independent check of the codec.
+DEBIAN_PACKAGES=(sip-tester openssl janus chromium iproute2 baresip baresip-ffmpeg python3-pylibsrtp tshark)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import { createHttpServer, listen } from './api/http.js';
+import { apiMigrations, startApiServer, type ApiHandle } from './api/v1/index.js';
+import { startGatekeeper, type Gatekeeper } from './h323/index.js';
+import { abuseGuard, type BlockCheck } from './sip/app/abuse-guard.js';
 import { dataPath } from './config/load.js';
 import type { KnudeConfig } from './config/schema.js';
 import { DialPlanRouter, DialPlanStore, dialplanMigrations, srfOptionsSender, ZoneProber } from './dialplan/index.js';
@@ -18,7 +21,7 @@ import { RoomVideoSwitches } from './media/relay/room-switches.js';
 import { RoomCalls } from './sip/app/room-call.js';
 import { NodeStats } from './stats/node-stats.js';
 import { metricsHandler, monthlyReport, statsMigrations } from './stats/index.js';
-import { admit, RoomManager, roomsMigrations, RoomStore } from './rooms/index.js';
+import { admit, RoomManager, roomsMigrations, RoomStore, type Room } from './rooms/index.js';
 import { invitePipeline } from './sip/app/invite.js';
 import { EmbeddedSipServer } from './sip/server/embedded.js';
 import { migrate, openDatabase, type Db } from './store/database.js';
@@ -27,7 +30,7 @@ import { attachRoomSignalling } from './web/signalling.js';
 import type { JoinInfo } from './api/http.js';
 
 /** Every capability's schema, in the order they may depend on each other. */
-export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations, ...capacityMigrations, ...statsMigrations];
+export const allMigrations = [...registrarMigrations, ...dialplanMigrations, ...roomsMigrations, ...capacityMigrations, ...statsMigrations, ...apiMigrations];
 
 /** Handler registrations drachtio-srf has but its typings lack. */
 interface SrfHandlers {
@@ -61,6 +64,10 @@ export interface KnudeNode {
   roomCalls: RoomCalls | undefined;
   /** Call detail records, meeting records, availability and metrics. */
   stats: NodeStats;
+  /** The administration and booking API (HTTPS, mutual TLS); undefined when api.enabled is false. */
+  api: ApiHandle | undefined;
+  /** The H.323 gatekeeper (RAS); undefined when h323.enabled is false. */
+  gatekeeper: Gatekeeper | undefined;
   stop(): Promise<void>;
 }
 
@@ -199,6 +206,9 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     log: log.child({ component: 'stats' }),
   });
   (srf as unknown as { use(fn: unknown): void }).use(stats.sipMiddleware());
+  // Abuse blocks live in the API's store; until the API is up nothing is blocked.
+  let blocked: BlockCheck | undefined;
+  (srf as unknown as { use(fn: unknown): void }).use(abuseGuard(() => blocked, log.child({ component: 'abuse' })));
   const registrarSettings = {
     realm: config.sip.domain,
     minExpires: config.registrar.minExpires,
@@ -275,7 +285,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     plan,
     router,
     health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' }, rooms: manager?.snapshot() ?? { media: 'off' } }),
-    joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias) : undefined,
+    joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias, (id) => api?.services.logos.get(id)) : undefined,
     metrics: metricsHandler(stats.metrics.registry),
     monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability }),
   });
@@ -292,6 +302,45 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     db.close();
     throw new StartupError(`cannot listen for HTTP on ${config.http.address}:${config.http.port}: ${(err as Error).message}`);
   }
+  // The administration API and the H.323 gatekeeper: each may be switched off in config.
+  let api: ApiHandle | undefined;
+  let gatekeeper: Gatekeeper | undefined;
+  const stopEarly = async () => {
+    await gatekeeper?.stop();
+    await api?.close();
+    await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    srf.disconnect();
+    await sipServer?.stop();
+    manager?.dispose();
+    await media?.close();
+    stats.close();
+    await capacity.close();
+    db.close();
+  };
+  try {
+    if (config.api.enabled) {
+      api = await startApiServer({
+        config: config.api,
+        db,
+        plan,
+        rooms: roomStore,
+        accounts,
+        sipDomain: config.sip.domain,
+        dataDir: config.node.dataDir,
+        log: log.child({ component: 'api' }),
+        usage: () => capacity.usage(),
+      });
+      const abuse = api.services.abuse;
+      blocked = (who) => abuse.isBlocked(who);
+    }
+    if (config.h323.enabled) {
+      gatekeeper = await startGatekeeper({ router, plan, capacity, accounts, config: config.h323, log: log.child({ component: 'h323' }) });
+    }
+  } catch (err) {
+    await stopEarly().catch(() => {});
+    throw new StartupError(`cannot start ${api ? 'the H.323 gatekeeper' : 'the administration API'}: ${(err as Error).message}`);
+  }
+
   stats.setApiUp(true);
   log.info({ sip: hostport, http: `${config.http.address}:${httpPort}`, domain: config.sip.domain }, 'knude started');
 
@@ -312,9 +361,13 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     capacity,
     roomCalls,
     stats,
+    api,
+    gatekeeper,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await gatekeeper?.stop();
+      await api?.close();
       clearInterval(expiry);
       prober.stop();
       for (const ws of signalling?.clients ?? []) ws.terminate();
@@ -341,7 +394,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
  * whether a PIN is asked, and why joining would fail now when that is public (the validity
  * window, a lock). Full is not told here: it may change before the person presses Join.
  */
-function joinInfo(store: RoomStore, manager: RoomManager, alias: string): JoinInfo | undefined {
+function joinInfo(store: RoomStore, manager: RoomManager, alias: string, uploadedLogo: (roomId: string) => string | undefined): JoinInfo | undefined {
   const room = store.get(alias) ?? store.byAlias(alias);
   if (!room) return undefined;
   const decision = admit({ ...room, locked: false }, { now: Date.now(), participants: 0, hostPresent: manager.participants(room.id).some((p) => p.role === 'host') });
@@ -350,7 +403,14 @@ function joinInfo(store: RoomStore, manager: RoomManager, alias: string): JoinIn
     name: room.name,
     org: room.org,
     pinRequired: !!(room.hostPin || room.guestPin),
-    ...(room.branding ? { branding: room.branding } : {}),
+    ...branding(room.branding, uploadedLogo(room.id)),
     ...(timeProblem ? { problem: timeProblem } : room.locked ? { problem: 'The meeting is locked by its host.' } : {}),
   };
+}
+
+/** The room's branding for the join page; a logo uploaded through the API wins over a URL. */
+function branding(b: Room['branding'], uploaded: string | undefined): { branding?: { logoUrl?: string; color?: string } } {
+  const logoUrl = uploaded ?? b?.logoUrl;
+  if (!logoUrl && !b?.color) return {};
+  return { branding: { ...(logoUrl ? { logoUrl } : {}), ...(b?.color ? { color: b.color } : {}) } };
 }

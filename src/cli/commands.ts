@@ -8,6 +8,7 @@ import { StoreError } from '../store/database.js';
 import { CertificateError } from '../util/tls-cert.js';
 import { AccountStore } from '../registrar/accounts.js';
 import { openStore, startNode, StartupError } from '../node.js';
+import { addCertCommands } from './cert.js';
 import { addReportCommands } from './report.js';
 import { addRoomCommands } from './rooms.js';
 import { createLogger } from '../util/logger.js';
@@ -168,6 +169,7 @@ export function buildCli(): Command {
 
   addRoomCommands(program, { withStore, print });
   addReportCommands(program, { withStore });
+  addCertCommands(program, { withStore });
 
   const planCmd = program.command('plan').description('the whole alias plan as one document');
   planCmd

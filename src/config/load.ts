@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { ApiConfigError, parseApiConfig } from '../api/v1/config.js';
 import { CapacityConfigError, parseCapacityConfig } from '../capacity/config.js';
+import { H323ConfigError, parseGatekeeperConfig } from '../h323/config.js';
 import { defaultConfig, type KnudeConfig } from './schema.js';
 
 export class ConfigError extends Error {
@@ -23,15 +25,20 @@ const ENUMS: Record<string, readonly string[]> = {
 
 /** Sections with a validator of their own (their shape has maps and nullable numbers). */
 const DELEGATED: Record<string, (value: unknown, path: string) => unknown> = {
-  capacity: (v, path) => {
-    try {
-      return parseCapacityConfig(v, path);
-    } catch (err) {
-      if (err instanceof CapacityConfigError) throw new ConfigError(err.message);
-      throw err;
-    }
-  },
+  capacity: (v, path) => delegate(() => parseCapacityConfig(v, path)),
+  api: (v) => delegate(() => parseApiConfig(v)),
+  h323: (v, path) => delegate(() => parseGatekeeperConfig(v, path)),
 };
+
+/** A section's own validator, its errors turned into ConfigErrors. */
+function delegate<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof CapacityConfigError || err instanceof ApiConfigError || err instanceof H323ConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
 
 function isPlain(v: unknown): v is Plain {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -3,7 +3,9 @@
  * bound to loopback; a YAML/JSON file overrides them, and KNUDE_* environment variables
  * override the file (see load.ts). No other module reads process.env.
  */
+import { defaultApiConfig, type ApiConfig } from '../api/v1/config.js';
 import { defaultCapacityConfig, type CapacityConfig } from '../capacity/config.js';
+import { defaultGatekeeperConfig, type GatekeeperConfig } from '../h323/config.js';
 
 export type SipTransport = 'udp' | 'tcp' | 'tls' | 'ws' | 'wss';
 
@@ -107,6 +109,10 @@ export interface KnudeConfig {
   };
   /** Ports, licences and media capacity (src/capacity/config.ts has every field). */
   capacity: CapacityConfig;
+  /** The administration and booking API (HTTPS, TLS 1.3, mutual TLS): src/api/v1/config.ts. */
+  api: ApiConfig;
+  /** The H.323 gatekeeper (RAS): src/h323/config.ts. */
+  h323: GatekeeperConfig;
   http: { address: string; port: number };
   store: { sqlitePath: string };
 }
@@ -159,6 +165,8 @@ export const defaultConfig: KnudeConfig = {
     },
   },
   capacity: defaultCapacityConfig,
+  api: defaultApiConfig,
+  h323: defaultGatekeeperConfig,
   zones: { probeIntervalSeconds: 30, probeTimeoutSeconds: 5, failuresToDown: 2 },
   http: { address: '127.0.0.1', port: 8080 },
   store: { sqlitePath: 'knude.db' },

@@ -63,6 +63,9 @@ export async function startKnude(
       registrar: { algorithms: ['MD5', 'SHA-256'] },
       // Janus only for the suites that need rooms: it costs a process and a second of start-up.
       media: { janus: 'off' },
+      // The API (TLS, its own port) and the gatekeeper only for the suites that test them.
+      api: { enabled: false },
+      h323: { enabled: false },
       http: { address: '127.0.0.1', port: 0 },
       ...opts.overrides,
     },
