@@ -242,7 +242,8 @@ describe.skipIf(!janusBinary)('JanusMediaPlane (real Janus, werift peers)', () =
       iface: '127.0.0.1',
       streams: [{ type: 'audio', mindex: 0, mid: '0', codec: 'opus' }],
     });
-    expect((await videoroom.listParticipants(id)).map((p) => p.id).sort()).toEqual([leg.feedId, remote.id].sort());
+    // Janus answers add_remote_publisher before its publisher thread has added the feed.
+    await expect.poll(async () => (await videoroom.listParticipants(id)).map((p) => p.id).filter((p) => p === leg.feedId || p === remote.id).sort(), { timeout: 5000 }).toEqual([leg.feedId, remote.id].sort());
     await plane.destroyRoom('doomed');
     expect(await plane.roomExists('doomed')).toBe(false);
     expect(await videoroom.exists(id)).toBe(false);

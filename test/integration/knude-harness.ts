@@ -45,9 +45,11 @@ export async function startKnude(
 ): Promise<TestNode> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'knude-test-'));
   const ports = opts.ports ?? { sip: await freePort('both'), tls: await freePort('tcp'), ws: await freePort('tcp'), wss: await freePort('tcp') };
+  // A test may rename the node; its data always goes to the throwaway directory.
+  const { node: nodeOverride, ...overrides } = (opts.overrides ?? {}) as { node?: Record<string, unknown> } & Record<string, unknown>;
   const config = loadConfig({
     overrides: {
-      node: { name: 'knude-test', dataDir },
+      node: { name: 'knude-test', ...nodeOverride, dataDir },
       log: { level: 'debug', format: 'json' },
       sip: {
         listen: [
@@ -67,7 +69,7 @@ export async function startKnude(
       api: { enabled: false },
       h323: { enabled: false },
       http: { address: '127.0.0.1', port: 0 },
-      ...opts.overrides,
+      ...overrides,
     },
   });
   const logFile = join(dataDir, 'knude.log');

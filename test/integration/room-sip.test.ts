@@ -241,6 +241,18 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     await countersBackToZero();
   }, 60_000);
 
+  it('a room with a PIN greets a SIP caller with a spoken prompt (Opus here; G.711 prompts are unit-tested) before admitting it', async () => {
+    const phone = startBaresip({ dial: `sip:+46405009@${k.sip}`, aor: 'sip:pin-caller@hospital.example', sipPort: await freePort('both'), seconds: 30 });
+    phones.push(phone);
+    await phone.waitFor(/Call established/, 15_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(k.node.rooms.manager!.participants('med-pin'), 'not in the room before the PIN').toEqual([]);
+    await phone.stop();
+    // Nothing but the prompt was sent to it: not admitted, so no room mix.
+    expect(received(phone.output(), 'audio'), 'the prompt reached the endpoint').toBeGreaterThan(100);
+    await countersBackToZero();
+  }, 60_000);
+
   it('a room with a PIN takes it as DTMF in SIP INFO; a wrong PIN ends the call after the attempts', async () => {
     const right = runSipp({ scenario: 'uac-savp-info-pin.xml', target: k.sip, service: '+46405009', keys: { d1: 2, d2: 4, d3: 6, d4: 8, hold_ms: 3000 }, timeoutMs: 30_000 });
     await expect.poll(() => k.node.rooms.manager!.participants('med-pin').map((p) => p.kind), { timeout: 10_000 }).toEqual(['sip']);

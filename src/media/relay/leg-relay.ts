@@ -19,6 +19,7 @@ import { loopbackSocket, type SocketPair, type UdpPortRange } from './ports.js';
 import { ReceiveStats } from './receive-stats.js';
 import {
   buildFir,
+  buildRtp,
   buildPli,
   buildSenderReport,
   findExtension,
@@ -108,6 +109,12 @@ interface Stream {
   latched: boolean;
   recv: ReceiveStats;
   sent: { packets: number; bytes: number; lastTs: number; ssrc: number };
+  /**
+   * Audio towards the endpoint comes from more than one source over a call (a spoken prompt,
+   * then the room's mix, a new mix after a media restart): one continuous sequence and clock
+   * under our SSRC, re-based at every change of source.
+   */
+  continuity: { source: string | undefined; seqDelta: number; tsDelta: number; lastSeq: number; lastTs: number };
   remote?: ReportBlock;
   lastDtmfTs?: number;
   firSeq: number;
@@ -216,7 +223,11 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
       s.sockets.rtp.on('error', (err) => this.log.warn({ err: err.message, kind: s.kind }, 'relay socket error'));
       s.sockets.rtcp.on('error', (err) => this.log.warn({ err: err.message, kind: s.kind }, 'relay socket error'));
     }
-    this.janusAudio.socket.on('message', (msg) => this.toEndpoint(this.audio, msg));
+    this.janusAudio.socket.on('message', (msg) => {
+      // The room's mix takes over from a prompt the moment it arrives.
+      if (this.prompt) this.stopPrompt();
+      this.toEndpoint(this.audio, msg);
+    });
     this.janusAudio.socket.on('error', () => {});
     // Janus's RTCP for the remote publisher (PLI when a browser needs a keyframe) comes back here.
     this.janusVideo.socket.on('message', (msg) => {
@@ -297,12 +308,28 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
   }
 
   /** Sends one packet of ours to the endpoint: protected with our key, our SSRC. */
-  private toEndpoint(s: Stream, packet: Buffer): void {
+  private toEndpoint(s: Stream, packet: Buffer, sourceKey?: string): void {
     if (this.closed || !s.spec || !s.tx || !s.rtpTo) return;
     if (s.spec.direction === 'sendonly' || s.spec.direction === 'inactive') return;
     if (isRtcp(packet)) return;
     const h = readRtpHeader(packet);
     if (!h) return;
+    if (s.kind === 'audio') {
+      const c = s.continuity;
+      const source = sourceKey ?? `ssrc:${h.ssrc}`;
+      if (source !== c.source) {
+        c.source = source;
+        c.seqDelta = (c.lastSeq + 1 - h.sequence) & 0xffff;
+        c.tsDelta = (c.lastTs + s.spec.clockRate / 50 - h.timestamp) >>> 0;
+      }
+      const seq = (h.sequence + c.seqDelta) & 0xffff;
+      const ts = (h.timestamp + c.tsDelta) >>> 0;
+      if (((seq - c.lastSeq) & 0xffff) < 0x8000) {
+        c.lastSeq = seq;
+        c.lastTs = ts;
+      }
+      writeRtpFields(packet, { sequence: seq, timestamp: ts });
+    }
     writeRtpFields(packet, { ssrc: s.sent.ssrc, payloadType: s.spec.payloadType });
     let out: Buffer;
     try {
@@ -315,6 +342,36 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
     s.sent.bytes += h.payloadLength;
     s.sent.lastTs = h.timestamp;
     s.sockets.rtp.send(out, s.rtpTo.port, s.rtpTo.address);
+  }
+
+  private prompt: { timer: NodeJS.Timeout; done: () => void } | undefined;
+
+  /**
+   * Plays 20 ms audio payloads (a spoken prompt in the call's codec) to the endpoint; resolves
+   * when they have all gone out or the prompt was stopped.
+   */
+  playPrompt(payloads: Buffer[], timestampStep: number): Promise<void> {
+    this.stopPrompt();
+    return new Promise((resolve) => {
+      let i = 0;
+      let seq = 0;
+      const key = `prompt:${Math.random()}`;
+      const timer = setInterval(() => {
+        if (this.closed || i >= payloads.length) return this.stopPrompt();
+        const pt = this.audio.spec?.payloadType ?? 0;
+        this.toEndpoint(this.audio, buildRtp({ payloadType: pt, sequence: seq++, timestamp: i * timestampStep, ssrc: 1, marker: i === 0, payload: payloads[i] }), key);
+        i++;
+      }, 20);
+      this.prompt = { timer, done: resolve };
+    });
+  }
+
+  stopPrompt(): void {
+    const p = this.prompt;
+    if (!p) return;
+    this.prompt = undefined;
+    clearInterval(p.timer);
+    p.done();
   }
 
   /** The room's voice-switched video for this endpoint (already rewritten to one continuous stream). */
@@ -383,6 +440,7 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
 
   close(): void {
     if (this.closed) return;
+    this.stopPrompt();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     for (const s of [this.audio, this.video]) {
@@ -403,6 +461,7 @@ function newStream(kind: MediaKind, sockets: SocketPair): Stream {
     latched: false,
     recv: new ReceiveStats(kind === 'audio' ? 8000 : 90000),
     sent: { packets: 0, bytes: 0, lastTs: 0, ssrc: (Math.random() * 0xffffffff) >>> 0 },
+    continuity: { source: undefined, seqDelta: 0, tsDelta: 0, lastSeq: (Math.random() * 0xffff) | 0, lastTs: (Math.random() * 0xffffffff) >>> 0 },
     firSeq: 0,
   };
 }

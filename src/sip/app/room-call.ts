@@ -20,6 +20,7 @@ import { UdpPortRange } from '../../media/relay/ports.js';
 import { SipLegRelay, type JanusTargets, type RelayStreamSpec, type StreamStats } from '../../media/relay/leg-relay.js';
 import type { RoomVideoSwitches } from '../../media/relay/room-switches.js';
 import { checkOfferSecurity, negotiate, renegotiate, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type SrtpSuite } from '../../media/sdp/index.js';
+import { promptFrames, type PromptCodec, type PromptName } from '../../media/prompts/index.js';
 import { generateKeyParams } from '../../media/srtp/index.js';
 import { AdmissionError, type RoomManager } from '../../rooms/manager.js';
 import type { RoomStore } from '../../rooms/store.js';
@@ -448,8 +449,29 @@ class RoomCall {
   private pinTries = 0;
   private pinWaiter: ((pin: string | undefined) => void) | undefined;
 
+  /** Speaks a prompt to the caller (barge-in: the first digit stops it). */
+  private say(...names: PromptName[]): void {
+    const relay = this.relay;
+    const codec = this.negotiated?.audio.codec;
+    if (!relay || !codec) return;
+    const c: PromptCodec = codec.toLowerCase() === 'opus' ? 'opus' : (codec.toUpperCase() as PromptCodec);
+    void (async () => {
+      for (const name of names) {
+        if (this.ended || this.digits.length > 0) return;
+        try {
+          const f = promptFrames(name, c);
+          await relay.playPrompt(f.payloads, f.timestampStep);
+        } catch (err) {
+          this.log.warn({ err: (err as Error).message, prompt: name }, 'prompt not played');
+          return;
+        }
+      }
+    })();
+  }
+
   private onDigit(d: string): void {
     if (!this.pinWaiter) return;
+    this.relay?.stopPrompt();
     if (d === '#') {
       const w = this.pinWaiter;
       this.pinWaiter = undefined;
@@ -461,6 +483,8 @@ class RoomCall {
 
   private async collectPin(): Promise<void> {
     while (!this.ended && this.pinTries < this.deps.config.pinAttempts) {
+      if (this.pinTries === 0) this.say('enter-pin');
+      else this.say('wrong-pin', 'enter-pin');
       this.pinTries++;
       const pin = await new Promise<string | undefined>((resolve) => {
         this.pinWaiter = resolve;
