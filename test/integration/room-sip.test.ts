@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { baresipAvailable, startBaresip, type Baresip } from '../helpers/baresip.js';
 import { createTestNetwork, netnsAvailable, type TestNetwork } from '../helpers/netns.js';
 import { freePort } from '../helpers/ports.js';
-import { runSipp, sippAvailable } from '../helpers/sipp.js';
+import { runSipp, sendRaw, sippAvailable } from '../helpers/sipp.js';
 import { startKnude, type TestNode } from './knude-harness.js';
 
 const skipReason = netnsAvailable() ?? baresipAvailable() ?? (sippAvailable() ? undefined : 'sipp is not installed');
@@ -230,6 +230,33 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     const srtp = await runSipp({ scenario: 'uac-call-savp.xml', target: k.sip, service: '+46405000', keys: { hold_ms: 1500 }, timeoutMs: 20_000 });
     expect(srtp.ok, srtp.stdout.slice(-500)).toBe(true);
     await countersBackToZero();
+  }, 60_000);
+
+  it('takes hold (re-INVITE), INFO and resume (UPDATE) in the call, keeping SRTP; refuses a session interval under Min-SE with 422', async () => {
+    const r = await runSipp({ scenario: 'uac-savp-reinvite.xml', target: k.sip, service: '+46405000', keys: { pause_ms: 300 }, timeoutMs: 30_000 });
+    expect(r.ok, r.stdout.slice(-500)).toBe(true);
+    await countersBackToZero();
+    const short = await sendRaw(k.sip, 'udp', [
+      [
+        `INVITE sip:+46405000@${k.sip} SIP/2.0`,
+        'Via: SIP/2.0/UDP 127.0.0.1:5998;branch=z9hG4bKse30;rport',
+        'From: <sip:timer@127.0.0.1>;tag=se30',
+        'To: <sip:+46405000@knude.local>',
+        'Call-ID: session-expires-30',
+        'CSeq: 1 INVITE',
+        'Contact: <sip:timer@127.0.0.1:5998>',
+        'Supported: timer',
+        'Session-Expires: 30',
+        'Max-Forwards: 70',
+        'Content-Type: application/sdp',
+        'Content-Length: 173',
+        '',
+        'v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:+nu01sXoxGiPxm/CEclXCajf2G6g9jomOnieydh0\r\n',
+      ].join('\r\n'),
+    ], { waitMs: 2000, expectReplies: 2 });
+    const final = short.messages.find((m) => !m.startsWith('SIP/2.0 100')) ?? '';
+    expect(final).toMatch(/^SIP\/2\.0 422/);
+    expect(final).toMatch(/Min-SE: 90/);
   }, 60_000);
 
   it('an endpoint that sends no media is hung up after the media timeout, and its port comes back', async () => {

@@ -115,6 +115,7 @@ export class JanusMediaPlane implements MediaPlane {
   private leakWarned = false;
   readonly legs = new Set<JanusBrowserLeg>();
   readonly sipLegs = new Set<JanusSipLeg>();
+  private readonly sipLegCleanup = new Map<JanusSipLeg, () => void>();
   private readonly taps = new Map<string, JanusVideoTap>();
   private readonly watchers = new Map<string, Promise<RoomWatcher>>();
   private readonly bridges = new Map<string, Promise<BrowserAudioBridge | undefined>>();
@@ -431,9 +432,14 @@ export class JanusMediaPlane implements MediaPlane {
       await this.bridgeFor(roomId);
       // Talking for the leg: the VideoRoom's events for its feed, seen by the room's watcher.
       const watcher = await this.watchers.get(roomId);
-      watcher?.on('talking', (t) => {
-        if (t.feedId === leg.feedId) leg.talkingChanged(t);
-      });
+      if (watcher) {
+        const onTalking = (t: Parameters<JanusSipLeg['talkingChanged']>[0] & { feedId: number }) => {
+          if (t.feedId === leg.feedId) leg.talkingChanged(t);
+        };
+        watcher.on('talking', onTalking);
+        // The watcher outlives the leg (it serves the room): take the listener off when the leg goes.
+        this.sipLegCleanup.set(leg, () => watcher.off('talking', onTalking));
+      }
     } catch (err) {
       this.log.warn({ err: (err as Error).message, room: roomId }, "the room's browser audio cannot reach the AudioBridge");
     }
@@ -441,6 +447,8 @@ export class JanusMediaPlane implements MediaPlane {
   }
 
   private forgetSip(leg: JanusSipLeg): void {
+    this.sipLegCleanup.get(leg)?.();
+    this.sipLegCleanup.delete(leg);
     if (!this.sipLegs.delete(leg)) return;
     if (![...this.sipLegs].some((l) => l.roomId === leg.roomId)) void this.closeBridge(leg.roomId);
   }
