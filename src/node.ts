@@ -329,6 +329,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
         dataDir: config.node.dataDir,
         log: log.child({ component: 'api' }),
         usage: () => capacity.usage(),
+        monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability }) as unknown as ReturnType<NonNullable<Parameters<typeof startApiServer>[0]['monthlyReport']>>,
       });
       const abuse = api.services.abuse;
       blocked = (who) => abuse.isBlocked(who);

@@ -4,6 +4,7 @@
  * meeting and see it with its invitation status, audit entry of the sign-in. Screenshots go
  * to test-results/.
  */
+import { CdrStore, monthlyReport } from '../../src/stats/index.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,6 +47,7 @@ describe.skipIf(!existsSync(CHROMIUM))('admin pages in Chromium', () => {
     await ledger.reserve({ legId: 'leg-1', kind: 'video', org: 'region-a' });
     api = await startApiServer({
       usage: () => ledger.usage(),
+      monthlyReport: (month) => monthlyReport({ month, cdr: new CdrStore(db, { node: 'test' }) }) as never,
       config: parseApiConfig({ port: 0, clientCaFile: join(dir, 'ca', 'ca.crt'), publicUrl: 'https://video.example.dk' }),
       db,
       plan,
@@ -150,6 +152,10 @@ describe.skipIf(!existsSync(CHROMIUM))('admin pages in Chromium', () => {
     await page.screenshot({ path: `${SHOTS}/admin-audit.png` });
     await page.getByRole('link', { name: 'Usage' }).click();
     await expect.poll(() => page.locator('#usage-summary').textContent()).toMatch(/^Node: 1 ports/);
+    // The month's charts from the statistics, rendered as images.
+    await expect.poll(() => page.locator('#chart-daily-minutes').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(100);
+    expect(await page.locator('#kpi-table').textContent()).toMatch(/calls/);
+    await page.screenshot({ path: `${SHOTS}/admin-usage-operator.png`, fullPage: true });
     expect(pageErrors.filter((e) => !/401/.test(e))).toEqual([]);
   });
 });

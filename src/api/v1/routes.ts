@@ -35,6 +35,8 @@ export interface ApiServices {
   logos: RoomLogos;
   /** Current capacity use (the capacity ledger's usage()); absent on a node without capacity tracking. */
   usage?: () => Promise<CapacityUsage>;
+  /** The monthly KPI report with its SVG charts (src/stats/report.ts); throws on a bad month. */
+  monthlyReport?: (month: string) => { month: string; kpis: Record<string, unknown>; charts: { portsDay: string; dailyMinutes: string; licencesMonth: string } };
 }
 
 const ALL: readonly Role[] = ['operator', 'org-admin', 'booker'];
@@ -493,6 +495,19 @@ export function buildRoutes(s: ApiServices): RouteDef[] {
           return { body: { scope: 'organisation', orgs: [{ org: own, ports: mine?.ports ?? 0, quota: mine?.quota ?? null }] } };
         }
         return { body: { scope: 'node', ports: u.ports, licences: u.licences, media: u.media, byKind: u.byKind, limits: u.limits, orgs } };
+      },
+    },
+
+    {
+      method: 'GET', path: '/api/v1/reports/monthly', operationId: 'getMonthlyReport', tag: 'operations', roles: OPERATOR,
+      query: [{ name: 'month', schema: { type: 'string', pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$' } }],
+      summary: "The node's monthly KPI table (meetings, calls, minutes, SMS, video quality, licence and capacity peaks, uptime) and its charts as SVG",
+      response: { status: 200, schema: ref('MonthlyReport') },
+      handler: ({ query }) => {
+        if (!s.monthlyReport) throw new ApiProblem(503, 'unavailable', 'reports are not available on this node');
+        if (typeof query.month !== 'string') throw new ApiProblem(422, 'invalid', 'query parameter month (YYYY-MM) is required');
+        const r = s.monthlyReport(query.month);
+        return { body: { month: r.month, kpis: r.kpis, charts: r.charts } };
       },
     },
 

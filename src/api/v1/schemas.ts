@@ -237,6 +237,15 @@ export const components: Record<string, JsonSchema> = {
     },
     ['scope', 'orgs'],
   ),
+  MonthlyReport: obj(
+    {
+      month: { type: 'string' },
+      // The KPI figures are the stats module's own (see src/stats/report.ts MonthlyKpis).
+      kpis: { type: 'object' },
+      charts: obj({ portsDay: { type: 'string' }, dailyMinutes: { type: 'string' }, licencesMonth: { type: 'string' } }, ['portsDay', 'dailyMinutes', 'licencesMonth']),
+    },
+    ['month', 'kpis', 'charts'],
+  ),
   AuditEntry: obj(
     {
       id: { type: 'integer' },

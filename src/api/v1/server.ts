@@ -58,6 +58,8 @@ export interface ApiDeps {
   senders?: Partial<Record<Channel, MessageSender>>;
   /** The capacity ledger's usage(), for GET /api/v1/usage and the dashboard. */
   usage?: () => Promise<CapacityUsage>;
+  /** The monthly KPI report, for GET /api/v1/reports/monthly and the dashboard's charts. */
+  monthlyReport?: ApiServices['monthlyReport'];
   now?: () => Date;
 }
 
@@ -112,6 +114,7 @@ export function createApiServices(deps: ApiDeps): ApiServices {
     abuse: new AbuseBlocks(deps.db, now),
     logos: new RoomLogos(deps.db),
     ...(deps.usage ? { usage: deps.usage } : {}),
+    ...(deps.monthlyReport ? { monthlyReport: deps.monthlyReport } : {}),
   };
 }
 

@@ -90,6 +90,7 @@ const pages = {
   },
   async usage() {
     const u = await api('GET', '/api/v1/usage');
+    if (u.scope === 'node') void monthCharts().catch(showError);
     $('#usage-summary').textContent = u.scope === 'node'
       ? `Node: ${u.ports} ports${u.limits.maxPorts ? ` of ${u.limits.maxPorts}` : ''}, ${u.licences} licences${u.limits.maxLicences ? ` of ${u.limits.maxLicences}` : ''} (video ${u.byKind.video}, audio ${u.byKind.audio}, browser ${u.byKind.browser}).`
       : '';
@@ -198,5 +199,17 @@ onSubmit('#user-form', async (form) => {
 
 $('#sign-out').addEventListener('click', signOut);
 window.addEventListener('hashchange', () => { if (me) show(); });
+/** The month's KPIs and charts (operators): the SVGs are shown as images, never inlined. */
+async function monthCharts() {
+  const month = new Date().toISOString().slice(0, 7);
+  const r = await api('GET', `/api/v1/reports/monthly?month=${month}`);
+  const svg = (s) => `data:image/svg+xml;base64,${btoa(unescape(encodeURIComponent(s)))}`;
+  $('#chart-ports-day').src = svg(r.charts.portsDay);
+  $('#chart-daily-minutes').src = svg(r.charts.dailyMinutes);
+  $('#chart-licences-month').src = svg(r.charts.licencesMonth);
+  table($('#kpi-table'), [['Figure', (e) => e[0]], ['Value', (e) => (e[1] === null ? '–' : String(e[1]))]], Object.entries(r.kpis).filter(([, v]) => typeof v !== 'object' || v === null));
+  $('#usage-charts').hidden = false;
+}
+
 setInterval(() => { if (me && location.hash === '#usage') pages.usage().catch(showError); }, 10_000);
 if (token()) signedIn().catch(() => signOut()); else signOut();
