@@ -305,16 +305,25 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   // The administration API and the H.323 gatekeeper: each may be switched off in config.
   let api: ApiHandle | undefined;
   let gatekeeper: Gatekeeper | undefined;
-  const stopEarly = async () => {
+  /** Takes everything down in the order it depends on each other: front doors first, the store last. */
+  const teardown = async () => {
     await gatekeeper?.stop();
     await api?.close();
+    clearInterval(expiry);
+    prober.stop();
+    for (const ws of signalling?.clients ?? []) ws.terminate();
+    signalling?.close();
     await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    httpServer.closeAllConnections?.();
+    await roomCalls?.closeAll();
+    await switches?.closeAll();
     srf.disconnect();
     await sipServer?.stop();
     manager?.dispose();
     await media?.close();
     stats.close();
     await capacity.close();
+    router.close();
     db.close();
   };
   try {
@@ -338,7 +347,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       gatekeeper = await startGatekeeper({ router, plan, capacity, accounts, config: config.h323, log: log.child({ component: 'h323' }) });
     }
   } catch (err) {
-    await stopEarly().catch(() => {});
+    await teardown().catch(() => {});
     throw new StartupError(`cannot start ${api ? 'the H.323 gatekeeper' : 'the administration API'}: ${(err as Error).message}`);
   }
 
@@ -367,24 +376,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     async stop() {
       if (stopped) return;
       stopped = true;
-      await gatekeeper?.stop();
-      await api?.close();
-      clearInterval(expiry);
-      prober.stop();
-      for (const ws of signalling?.clients ?? []) ws.terminate();
-      signalling?.close();
-      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
-      httpServer.closeAllConnections?.();
-      await roomCalls?.closeAll();
-      await switches?.closeAll();
-      srf.disconnect();
-      await sipServer?.stop();
-      manager?.dispose();
-      await media?.close();
-      stats.close();
-      await capacity.close();
-      router.close();
-      db.close();
+      await teardown();
       log.info('knude stopped');
     },
   };

@@ -8,8 +8,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openMeetingPage } from '../helpers/browser.js';
 import { baresipAvailable, startBaresip, type Baresip } from '../helpers/baresip.js';
 import { createTestNetwork, netnsAvailable, type TestNetwork } from '../helpers/netns.js';
 import { freePort } from '../helpers/ports.js';
@@ -40,27 +41,22 @@ function toneWav(hz: number, seconds: number): string {
   b.writeUInt16LE(16, 34);
   b.write('data', 36);
   b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 16000), 44 + i * 2);
+  // Speech-like rather than a steady tone: the browser's noise suppression fades a stationary
+  // tone out over time, but keeps a voice whose pitch and loudness move at syllable rate.
+  let phase = 0;
+  for (let i = 0; i < n; i++) {
+    const t = i / rate;
+    phase += (2 * Math.PI * hz * (1 + 0.3 * Math.sin(2 * Math.PI * 0.7 * t))) / rate;
+    const envelope = 0.55 + 0.45 * Math.sin(2 * Math.PI * 4 * t);
+    b.writeInt16LE(Math.round(Math.sin(phase) * envelope * 20000), 44 + i * 2);
+  }
   const file = join(tmpdir(), `knude-tone-${hz}-${process.pid}.wav`);
   writeFileSync(file, b);
   return file;
 }
 
-async function openBrowser(origin: string, audioFile?: string): Promise<Page> {
-  const b = await chromium.launch({
-    executablePath: net.chromium,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--disable-background-networking',
-      `--unsafely-treat-insecure-origin-as-secure=${origin}`,
-      ...(audioFile ? [`--use-file-for-fake-audio-capture=${audioFile}`] : []),
-    ],
-  });
-  browsers.push(b);
-  return b.newPage({ viewport: { width: 1100, height: 760 } });
+function openBrowser(origin: string, audioFile?: string): Promise<Page> {
+  return openMeetingPage(net, origin, { track: browsers, ...(audioFile ? { audioFile } : {}) });
 }
 
 type Stats = { framesDecoded: number; totalAudioEnergy: number };
@@ -196,12 +192,13 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
         const before = switches.length;
         const at = Date.now();
         await page.click('#mute'); // unmute: the tone plays
-        await expect.poll(() => switches.slice(before).find((e) => e.display === name), { timeout: 15_000 }).toBeTruthy();
+        await expect.poll(() => switches.slice(before).find((e) => e.display === name), { timeout: 20_000 }).toBeTruthy();
         const e = switches.slice(before).find((x) => x.display === name)!;
         expect(e.switchedAt).toBeGreaterThan(at);
         expect(e.switchedAt - e.requestedAt, `keyframe for ${name} within 1 s`).toBeLessThan(1000);
         await page.click('#mute'); // quiet again
-        await new Promise((r) => setTimeout(r, 2000));
+        // Long enough for the media server to see this speaker stop (its level averages over ~1 s).
+        await new Promise((r) => setTimeout(r, 3000));
       };
       // Whoever is shown first, the other speaks first so every step is a switch.
       const first = switches[0].display === 'Berit' ? 1 : 0;

@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JanusMediaPlane } from '../../src/media/index.js';
+import { openMeetingPage } from '../helpers/browser.js';
 import { createTestNetwork, netnsAvailable, type TestNetwork } from '../helpers/netns.js';
 import { startKnude, type TestNode } from './knude-harness.js';
 
@@ -17,37 +18,8 @@ let k: TestNode;
 const browsers: Browser[] = [];
 const SHOTS = 'test-results';
 
-async function browser(origin: string): Promise<Page> {
-  const b = await chromium.launch({
-    executablePath: net.chromium,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--use-fake-device-for-media-stream',
-      '--use-fake-ui-for-media-stream',
-      '--disable-background-networking',
-      // The page is served over plain HTTP from the test host; treat it as a secure origin.
-      `--unsafely-treat-insecure-origin-as-secure=${origin}`,
-    ],
-  });
-  browsers.push(b);
-  const page = await b.newPage({ viewport: { width: 1100, height: 760 } });
-  page.on('pageerror', (e) => console.error('page error:', e.message));
-  if (process.env.KNUDE_TEST_BROWSER_LOG) {
-    page.on('console', (m) => console.log('page:', m.text()));
-    await page.addInitScript(() => {
-      const Native = WebSocket;
-      (window as unknown as { WebSocket: unknown }).WebSocket = class extends Native {
-        constructor(url: string | URL, p?: string | string[]) {
-          super(url, p);
-          this.addEventListener('message', (e) => console.log('ws<', String(e.data).slice(0, 160)));
-          const send = this.send.bind(this);
-          this.send = (d) => { console.log('ws>', String(d).slice(0, 120)); send(d); };
-        }
-      };
-    });
-  }
-  return page;
+function browser(origin: string): Promise<Page> {
+  return openMeetingPage(net, origin, { track: browsers });
 }
 
 async function join(page: Page, origin: string, alias: string, name: string, pin?: string): Promise<void> {

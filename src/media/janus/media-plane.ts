@@ -436,6 +436,8 @@ export class JanusMediaPlane implements MediaPlane {
         const onTalking = (t: Parameters<JanusSipLeg['talkingChanged']>[0] & { feedId: number }) => {
           if (t.feedId === leg.feedId) leg.talkingChanged(t);
         };
+        // One listener per SIP leg of the room (bounded by the room's size), removed as it leaves.
+        watcher.setMaxListeners(0);
         watcher.on('talking', onTalking);
         // The watcher outlives the leg (it serves the room): take the listener off when the leg goes.
         this.sipLegCleanup.set(leg, () => watcher.off('talking', onTalking));

@@ -1,21 +1,10 @@
 /**
- * SRTP crypto suites as SDES (RFC 4568) names them, and the key material each needs.
- *
- * `SrtpSuite` and `SrtpKeyParams` are the SRTP module's API (src/media/srtp/), repeated here
- * structurally so the SDP layer does not depend on it: a value of one is a value of the other.
+ * SRTP crypto suites as SDES (RFC 4568) names them, and the key material each needs. The
+ * suite names and key parameters are the SRTP module's own (one definition for both layers).
  */
-export type SrtpSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32' | 'AES_256_CM_HMAC_SHA1_80' | 'AEAD_AES_128_GCM' | 'AEAD_AES_256_GCM';
+import type { SrtpKeyParams, SrtpSuite } from '../srtp/index.js';
 
-export interface SrtpKeyParams {
-  suite: SrtpSuite;
-  masterKey: Buffer;
-  masterSalt: Buffer;
-  mki?: { value: number; length: number };
-  /** Packets protected under this key before it must be replaced (RFC 4568 lifetime). */
-  lifetime?: number;
-  /** Replay window in packets for the receiver (from the sender's RFC 4568 WSH hint). */
-  replayWindow?: number;
-}
+export type { SrtpKeyParams, SrtpSuite };
 
 /**
  * Master key and salt lengths in bytes of the registered SDES suites (IANA "SDP Security

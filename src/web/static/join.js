@@ -46,6 +46,9 @@ async function loadRoom() {
 async function preview() {
   try {
     state.local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 640, height: 360 } });
+    // Mute or camera-off pressed before the devices opened still holds.
+    for (const t of state.local.getAudioTracks()) t.enabled = !state.muted;
+    for (const t of state.local.getVideoTracks()) t.enabled = !state.cameraOff;
     $('preview').srcObject = state.local;
   } catch (err) {
     status(`Camera or microphone access was denied (${err.name}). Allow it in the browser to join with video.`, true);
