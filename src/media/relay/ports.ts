@@ -5,6 +5,8 @@
  */
 import dgram from 'node:dgram';
 
+const RECV_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export class PortRangeExhaustedError extends Error {
   override name = 'PortRangeExhaustedError';
 }
@@ -26,6 +28,13 @@ function bind(address: string, port: number): Promise<dgram.Socket | undefined> 
     });
     s.bind({ address, port, exclusive: true }, () => {
       s.removeAllListeners('error');
+      // Room for a burst while the event loop is busy (a video keyframe is dozens of
+      // packets); the kernel's default holds ~90 large packets. Capped by net.core.rmem_max.
+      try {
+        s.setRecvBufferSize(RECV_BUFFER_BYTES);
+      } catch {
+        /* the default buffer then */
+      }
       resolve(s);
     });
   });
