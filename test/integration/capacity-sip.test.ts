@@ -12,7 +12,8 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { runSipp, sendRaw, sippAvailable } from '../helpers/sipp.js';
+import type { JanusMediaPlane } from '../../src/media/index.js';
+import { runSipp, sendRaw, sippAvailable, startSippServer } from '../helpers/sipp.js';
 import { startKnude, type TestNode } from './knude-harness.js';
 
 const PG_URL = process.env.KNUDE_TEST_POSTGRES ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -88,7 +89,8 @@ describe.skipIf(!!skipReason)(`capacity limits with SIPp${skipReason ? ` (skippe
   }, 90_000);
 
   afterAll(async () => {
-    await k?.stop();
+    await k?.stop({ keepData: !!process.env.KNUDE_TEST_KEEP });
+    if (process.env.KNUDE_TEST_KEEP) console.log('knude log:', k?.logFile);
   });
 
   const ports = async () => (await k.node.capacity.usage()).ports;
@@ -121,6 +123,44 @@ describe.skipIf(!!skipReason)(`capacity limits with SIPp${skipReason ? ` (skippe
     const metrics = await (await fetch(`http://127.0.0.1:${k.node.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/knude_admission_refusals_total\{[^}]*cause="node-ports"[^}]*\} 1/);
     expect(metrics).toMatch(/knude_admission_refusals_total\{[^}]*cause="org-quota"[^}]*\} 1/);
+  }, 90_000);
+
+  it('a bridged call takes a port while it rings and gives it back when the caller cancels', async () => {
+    k.addAccount('region-skane', 'alice', 'alice-pw', ['+46401001']);
+    k.addAccount('region-skane', 'bob', 'bob-pw', ['+46401002']);
+    const port = await freePort('both');
+    const reg = await runSipp({ scenario: 'register-auth.xml', target: k.sip, localPort: port, service: 'bob', auth: { user: 'bob', password: 'bob-pw' }, keys: { expires: 300 }, timeoutMs: 10_000 });
+    expect(reg.ok).toBe(true);
+    const bob = await startSippServer({ scenario: 'uas-ring-no-answer.xml', localPort: port, service: 'bob', count: 1, timeoutMs: 30_000 });
+    const call = runSipp({ scenario: 'uac-cancel.xml', target: k.sip, service: 'bob', auth: { user: 'alice', password: 'alice-pw' }, authUri: `bob@${k.sip}`, keys: { from_user: 'alice', cancel_after_ms: 1500 }, timeoutMs: 30_000 });
+    await expect.poll(ports, { timeout: 5_000 }).toBe(1);
+    expect((await call).ok).toBe(true);
+    expect((await bob.done).ok).toBe(true);
+    await expect.poll(ports, { timeout: 5_000 }).toBe(0);
+  }, 60_000);
+
+  it('a Janus crash ends the SIP calls in its rooms at once (BYE) and gives their ports back', async () => {
+    const calls = runSipp({ scenario: 'uac-savp-recv-bye.xml', target: k.sip, service: '+46405000', count: 3, rate: 10, concurrency: 3, timeoutMs: 30_000 });
+    await expect.poll(ports, { timeout: 10_000 }).toBe(3);
+    const plane = k.node.media as JanusMediaPlane;
+    const pid = plane.supervisor.pid!;
+    const back = new Promise<void>((resolve) => plane.on('restarted', () => resolve()));
+    const killedAt = Date.now();
+    process.kill(pid, 'SIGKILL');
+    const r = await calls;
+    expect(r.successful, 'each call got its BYE').toBe(3);
+    // Well before the 5 s media timeout: the leg's hangup, not silence, ended them.
+    expect(Date.now() - killedAt).toBeLessThan(4_000);
+    await expect.poll(ports, { timeout: 5_000 }).toBe(0);
+    const ended = k.node.stats.cdr.legs({ from: new Date(killedAt - 60_000), to: new Date(Date.now() + 1000) }).filter((l) => l.end >= new Date(killedAt).toISOString());
+    expect(ended.filter((l) => /media server/.test(l.cause.text))).toHaveLength(3);
+    // Janus is back and rooms work again.
+    await back;
+    expect(plane.supervisor.pid).not.toBe(pid);
+    const again = runSipp({ scenario: 'uac-savp-recv-bye.xml', target: k.sip, service: '+46405000', count: 1, timeoutMs: 30_000 });
+    await expect.poll(ports, { timeout: 20_000 }).toBe(1);
+    expect((await again).ok).toBe(true);
+    await expect.poll(ports, { timeout: 10_000 }).toBe(0);
   }, 90_000);
 
   it('50 callers that vanish mid-way (no BYE, some without ACK) give every port back', async () => {

@@ -22,7 +22,7 @@ import type { RoomVideoSwitches } from '../../media/relay/room-switches.js';
 import { checkOfferSecurity, negotiate, renegotiate, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type SrtpSuite } from '../../media/sdp/index.js';
 import { promptFrames, type PromptCodec, type PromptName } from '../../media/prompts/index.js';
 import { generateKeyParams } from '../../media/srtp/index.js';
-import { AdmissionError, type RoomManager } from '../../rooms/manager.js';
+import { AdmissionError, MediaUnavailableError, type RoomManager } from '../../rooms/manager.js';
 import type { RoomStore } from '../../rooms/store.js';
 import { parseNameAddr } from '../message/index.js';
 
@@ -196,6 +196,13 @@ class RoomCall {
     try {
       await this.setUp();
     } catch (err) {
+      if (err instanceof MediaUnavailableError) {
+        // The media server is restarting: a retry in a moment will work.
+        this.log.warn({ err: err.message }, 'room call refused: media unavailable');
+        this.refuse(503, { 'Retry-After': '5', Reason: 'SIP;cause=503;text="meeting media is restarting"', Warning: warning('the meeting media service is restarting; try again shortly') });
+        await this.end('503 media unavailable', 'system');
+        return;
+      }
       this.log.error({ err }, 'room call failed');
       this.refuse(500, { Warning: warning('the meeting service failed to set up the call') });
       await this.end('setup failed', 'system');
