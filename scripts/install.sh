@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 # openssl: makes the self-signed certificate of the embedded default and test certificates.
 # janus: the media plane (VideoRoom SFU, AudioBridge mixer) knude starts and supervises.
 # chromium, iproute2: headless browser peers in the tests, in network namespaces (Janus skips loopback).
+# firefox-esr: the join page is tested in Firefox too (driven over WebDriver BiDi by puppeteer-core).
 # baresip, baresip-ffmpeg: a real SIP video endpoint (H.264 via avcodec, VP8) with mandatory SRTP (SDES)
 # for the SIP media tests.
 # python3-pylibsrtp: libsrtp bound for Python, the reference our own SRTP code is tested against.
 # tshark: decodes the H.225.0 RAS messages knude writes, as an independent check of the codec.
-DEBIAN_PACKAGES=(sip-tester openssl janus chromium iproute2 baresip baresip-ffmpeg python3-pylibsrtp tshark)
+DEBIAN_PACKAGES=(sip-tester openssl janus chromium firefox-esr iproute2 baresip baresip-ffmpeg python3-pylibsrtp tshark)
 
 missing=()
 for p in "${DEBIAN_PACKAGES[@]}"; do
