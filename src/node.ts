@@ -251,6 +251,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     invitePipeline({
       rooms: roomCalls,
       capacity,
+      ...(config.calls.requireSrtp ? { srtp: { suites: config.media.sip.srtpSuites } } : {}),
       srf,
       accounts,
       bindings,

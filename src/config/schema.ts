@@ -60,6 +60,11 @@ export interface KnudeConfig {
     ringTimeoutSeconds: number;
     /** A neighbour zone's target that has not rung within this time is skipped for the next one. */
     trunkAttemptTimeoutSeconds: number;
+    /**
+     * Bridged calls (endpoint to endpoint, to neighbour zones) must offer and answer encrypted
+     * media (media.sip.srtpSuites, or DTLS-SRTP end to end); others get 488. Room calls always do.
+     */
+    requireSrtp: boolean;
     /** Session interval granted to endpoints that support RFC 4028 session timers. */
     sessionExpiresSeconds: number;
     /** Shorter intervals are answered 422 with this Min-SE (RFC 4028 says at least 90). */
@@ -145,7 +150,7 @@ export const defaultConfig: KnudeConfig = {
     nonceSecret: null,
     algorithms: ['SHA-256', 'MD5'],
   },
-  calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5, sessionExpiresSeconds: 1800, minSessionExpiresSeconds: 90 },
+  calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5, requireSrtp: true, sessionExpiresSeconds: 1800, minSessionExpiresSeconds: 90 },
   rooms: { sipPinAttempts: 3, sipPinTimeoutSeconds: 30 },
   media: {
     janus: 'embedded',

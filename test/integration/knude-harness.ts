@@ -46,7 +46,7 @@ export async function startKnude(
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'knude-test-'));
   const ports = opts.ports ?? { sip: await freePort('both'), tls: await freePort('tcp'), ws: await freePort('tcp'), wss: await freePort('tcp') };
   // A test may rename the node; its data always goes to the throwaway directory.
-  const { node: nodeOverride, ...overrides } = (opts.overrides ?? {}) as { node?: Record<string, unknown> } & Record<string, unknown>;
+  const { node: nodeOverride, calls: callsOverride, ...overrides } = (opts.overrides ?? {}) as { node?: Record<string, unknown>; calls?: Record<string, unknown> } & Record<string, unknown>;
   const config = loadConfig({
     overrides: {
       node: { name: 'knude-test', ...nodeOverride, dataDir },
@@ -63,6 +63,9 @@ export async function startKnude(
         ...(opts.server === 'drachtio' ? { server: 'drachtio', drachtio: realDrachtio() } : {}),
       },
       registrar: { algorithms: ['MD5', 'SHA-256'] },
+      // The signalling suites bridge SIPp's plain RTP/AVP offers; the SRTP policy for bridged
+      // calls has its own tests (test/integration/bridged-srtp.test.ts).
+      calls: { requireSrtp: false, ...callsOverride },
       // Janus only for the suites that need rooms: it costs a process and a second of start-up.
       media: { janus: 'off' },
       // The API (TLS, its own port) and the gatekeeper only for the suites that test them.

@@ -30,6 +30,12 @@ export interface CallSessionOptions {
   ringTimeoutMs: number;
   strategy?: DialStrategy;
   log: Logger;
+  /**
+   * The media security policy for SDP that crosses the bridge: a refusal (a Warning header
+   * value) or undefined. The callee's answer is checked against the caller's offer before the caller
+   * is answered; re-INVITE offers from either side are checked before they are passed on.
+   */
+  security?: { offer(sdp: string): string | undefined; answer(offer: string, answer: string): string | undefined };
 }
 
 export type CallEnd =
@@ -206,6 +212,14 @@ export class CallSession {
 
   private async connect(uac: Srf.Dialog): Promise<CallEnd> {
     const { srf, req, res } = this.o;
+    const refused = this.o.security?.answer(String(req.body ?? ''), String(uac.remote.sdp ?? ''));
+    if (refused) {
+      // The callee answered without the encryption the policy demands: neither side gets a call.
+      this.o.log.info({ callId: req.get('Call-ID'), refused }, "callee's answer refused by the SRTP policy");
+      quietly(uac.destroy({ headers: { Reason: 'SIP;cause=488;text="media must be encrypted"' } }));
+      if (!res.finalResponseSent) res.send(488, { headers: { Warning: refused } });
+      return { outcome: 'failed', status: 488, reason: refused };
+    }
     const uas = await srf.createUAS(req, res, { localSdp: uac.remote.sdp });
     const started = Date.now();
     return new Promise<CallEnd>((resolve) => {
@@ -226,6 +240,9 @@ export class CallSession {
       // Re-INVITE (hold/resume, new media) from either side is offered to the other.
       const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
         from.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+          const refusedOffer = mreq.body ? this.o.security?.offer(String(mreq.body)) : undefined;
+          // RFC 3261 14.2: a refused re-INVITE leaves the session as it was.
+          if (refusedOffer) return void mres.send(488, { headers: { Warning: refusedOffer } });
           to.modify(mreq.body).then(
             () => mres.send(200, { body: to.remote.sdp }),
             (err: unknown) => mres.send(statusOf(err) >= 400 ? statusOf(err) : 488),

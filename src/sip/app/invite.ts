@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Srf from 'drachtio-srf';
 import { sipRejection, type CapacityLedger, type LegKind } from '../../capacity/index.js';
+import { checkAnswerSecurity, checkOfferSecurity, type SrtpSuite } from '../../media/sdp/index.js';
 import type { Logger } from 'pino';
 import { targetKey, type DialPlanRouter, type RouteCaller, type RouteDecision } from '../../dialplan/index.js';
 import type { AccountStore } from '../../registrar/accounts.js';
@@ -28,6 +29,11 @@ export interface InviteDeps {
    * one port for as long as it lasts; room calls reserve their own.
    */
   capacity?: CapacityLedger;
+  /**
+   * Bridged calls must carry encrypted media (SDES with these suites, or DTLS-SRTP end to
+   * end): offers and answers that do not are refused with 488. Absent: SDP passes unchecked.
+   */
+  srtp?: { suites: readonly SrtpSuite[] };
   /** Calls into meeting rooms; absent on a node without media. */
   rooms?: { connect(req: Srf.SrfRequest, res: Srf.SrfResponse, caller: RouteCaller, roomId: string): Promise<void> };
 }
@@ -169,6 +175,17 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     };
   };
 
+  const security = deps.srtp && {
+    offer: (sdp: string) => {
+      const r = checkOfferSecurity(sdp, { allowedSuites: deps.srtp!.suites, allowDtls: true });
+      return r.ok ? undefined : r.warning;
+    },
+    answer: (offer: string, answer: string) => {
+      const r = checkAnswerSecurity(offer, answer);
+      return r.ok ? undefined : r.warning;
+    },
+  };
+
   const run = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, targets: CallTarget[], headers: Record<string, string>, strategy?: DialStrategy) => {
     let reservation: { release(): Promise<void> } | undefined;
     if (deps.capacity) {
@@ -191,7 +208,7 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
       reservation = r.reservation;
     }
     try {
-      const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log });
+      const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log, ...(security ? { security } : {}) });
       const end = await session.run();
       deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end });
       deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
@@ -267,7 +284,18 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     }
   };
 
-  const steps: Step[] = [identifyCaller, route, connect];
+  /** Bridged calls: the offer must be encrypted, checked before anything is looked up, reserved or rung. */
+  const mediaPolicy: Step = (req, res, ctx) => {
+    if (!security || ctx.decision!.action === 'room') return true; // rooms apply their own, stricter check
+    const offer = String(req.body ?? '');
+    const refused = offer.trim() ? security.offer(offer) : warning('an SDP offer in the INVITE is required: media must be encrypted and knude checks the offer (late offer is not supported)');
+    if (!refused) return true;
+    deps.log.info({ callId: req.get('Call-ID'), refused }, 'bridged call refused by the SRTP policy');
+    res.send(488, { headers: { Warning: refused } });
+    return false;
+  };
+
+  const steps: Step[] = [identifyCaller, route, mediaPolicy, connect];
   return (req, res) => {
     const ctx: InviteContext = {};
     void (async () => {

@@ -1,0 +1,59 @@
+/**
+ * The SRTP policy on bridged calls (endpoint to endpoint): an offer without encryption is
+ * refused with 488 and a Warning before anyone rings; an SRTP offer answered with SRTP is
+ * connected; a callee answering an SRTP offer with plain RTP gets a BYE and the caller 488.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
+import { describeSippResult, runSipp, sippAvailable, startSippServer } from '../helpers/sipp.js';
+import { startKnude, type TestNode } from './knude-harness.js';
+
+const skipReason = sippAvailable() ? undefined : 'sipp is not installed';
+
+describe.skipIf(!!skipReason)('SRTP required on bridged calls', () => {
+  let k: TestNode;
+
+  beforeAll(async () => {
+    k = await startKnude({ overrides: { calls: { requireSrtp: true } } });
+    k.node.plan.createOrg({ name: 'region-skane' });
+    k.node.plan.addBlock('region-skane', '+4640');
+    k.addAccount('region-skane', 'alice', 'alice-pw', ['+46401001']);
+    k.addAccount('region-skane', 'bob', 'bob-pw', ['+46401002']);
+  }, 30_000);
+
+  afterAll(async () => {
+    await k?.stop();
+  });
+
+  async function bob(scenario: string) {
+    const port = await freePort('both');
+    const reg = await runSipp({ scenario: 'register-auth.xml', target: k.sip, localPort: port, service: 'bob', auth: { user: 'bob', password: 'bob-pw' }, keys: { expires: 300 }, timeoutMs: 10_000 });
+    expect(reg.ok, describeSippResult(reg)).toBe(true);
+    return startSippServer({ scenario, localPort: port, service: 'bob', count: 1, timeoutMs: 30_000 });
+  }
+
+  const alice = (scenario: string, keys: Record<string, string | number> = {}) =>
+    runSipp({ scenario, target: k.sip, service: '+46401002', auth: { user: 'alice', password: 'alice-pw' }, authUri: `+46401002@${k.sip}`, keys: { from_user: 'alice', ...keys }, timeoutMs: 30_000 });
+
+  it('refuses a plain RTP offer with 488 before the callee rings', async () => {
+    const r = await alice('uac-expect-status.xml', { expect_status: 488 });
+    expect(r.ok, describeSippResult(r)).toBe(true);
+    expect((await k.node.capacity.usage()).ports).toBe(0);
+  });
+
+  it('connects an SRTP offer answered with SRTP', async () => {
+    const callee = await bob('uas-answer-savp.xml');
+    const r = await alice('uac-call-savp.xml', { hold_ms: 300 });
+    expect(r.ok, describeSippResult(r)).toBe(true);
+    expect((await callee.done).ok).toBe(true);
+  }, 60_000);
+
+  it('refuses a callee that answers an SRTP offer with plain RTP: caller 488, callee BYE', async () => {
+    const callee = await bob('uas-answer.xml'); // answers RTP/AVP whatever it was offered, then waits for BYE
+    const r = await alice('uac-expect-status-savp.xml', { expect_status: 488 });
+    expect(r.ok, describeSippResult(r)).toBe(true);
+    const c = await callee.done;
+    expect(c.ok, describeSippResult(c)).toBe(true);
+    await expect.poll(async () => (await k.node.capacity.usage()).ports).toBe(0);
+  }, 60_000);
+});
