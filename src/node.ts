@@ -252,6 +252,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       rooms: roomCalls,
       capacity,
       ...(config.calls.requireSrtp ? { srtp: { suites: config.media.sip.srtpSuites } } : {}),
+      sessionTimer: { sessionExpiresSeconds: config.calls.sessionExpiresSeconds, minSessionExpiresSeconds: config.calls.minSessionExpiresSeconds },
       srf,
       accounts,
       bindings,

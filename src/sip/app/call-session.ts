@@ -1,5 +1,6 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import { SessionTimer, type SessionTimerConfig } from './session-timer.js';
 
 export interface CallTarget {
   /** Request-URI for the B leg (a registered contact, or the callee at a neighbour's trunk). */
@@ -36,6 +37,8 @@ export interface CallSessionOptions {
    * is answered; re-INVITE offers from either side are checked before they are passed on.
    */
   security?: { offer(sdp: string): string | undefined; answer(offer: string, answer: string): string | undefined };
+  /** RFC 4028 towards the caller: a bridged call nobody refreshes is ended on both sides. */
+  sessionTimer?: SessionTimerConfig;
 }
 
 export type CallEnd =
@@ -220,15 +223,30 @@ export class CallSession {
       if (!res.finalResponseSent) res.send(488, { headers: { Warning: refused } });
       return { outcome: 'failed', status: 488, reason: refused };
     }
-    const uas = await srf.createUAS(req, res, { localSdp: uac.remote.sdp });
+    let expire = () => {};
+    const timer = this.o.sessionTimer ? new SessionTimer(req, this.o.sessionTimer, () => expire()) : undefined;
+    const uas = await srf.createUAS(req, res, { localSdp: uac.remote.sdp, ...(timer ? { headers: timer.headers() } : {}) });
     const started = Date.now();
     return new Promise<CallEnd>((resolve) => {
       let ended = false;
-      const end = (endedBy: 'caller' | 'callee') => {
+      const end = (endedBy: 'caller' | 'callee' | 'system') => {
         if (ended) return;
         ended = true;
+        timer?.stop();
         resolve({ outcome: 'connected', durationMs: Date.now() - started, endedBy });
       };
+      expire = () => {
+        const reason = { headers: { Reason: 'SIP;cause=408;text="session timer expired"' } };
+        quietly(uas.destroy(reason));
+        quietly(uac.destroy(reason));
+        end('system');
+      };
+      timer?.refreshed();
+      // A refresh by UPDATE is answered here (with the session as it is); re-INVITEs below.
+      uas.on('update', (ureq: Srf.SrfRequest, ures: Srf.SrfResponse) => {
+        timer?.refreshed();
+        ures.send(200, { headers: timer?.headers() ?? {}, ...(ureq.body ? { body: uas.local.sdp } : {}) });
+      });
       uas.on('destroy', () => {
         quietly(uac.destroy());
         end('caller');
@@ -240,6 +258,7 @@ export class CallSession {
       // Re-INVITE (hold/resume, new media) from either side is offered to the other.
       const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
         from.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
+          if (from === uas) timer?.refreshed();
           const refusedOffer = mreq.body ? this.o.security?.offer(String(mreq.body)) : undefined;
           // RFC 3261 14.2: a refused re-INVITE leaves the session as it was.
           if (refusedOffer) return void mres.send(488, { headers: { Warning: refusedOffer } });

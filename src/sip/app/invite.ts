@@ -9,6 +9,7 @@ import { aorFor, type BindingStore } from '../../registrar/bindings.js';
 import type { DigestAuthenticator } from '../../registrar/digest.js';
 import { parseNameAddr, parseUri, parseVia, splitList } from '../message/index.js';
 import { CallSession, type CallEnd, type CallTarget, type DialStrategy } from './call-session.js';
+import { tooBrief, type SessionTimerConfig } from './session-timer.js';
 
 export interface InviteDeps {
   srf: Srf;
@@ -34,6 +35,8 @@ export interface InviteDeps {
    * end): offers and answers that do not are refused with 488. Absent: SDP passes unchecked.
    */
   srtp?: { suites: readonly SrtpSuite[] };
+  /** RFC 4028 towards callers of bridged calls. */
+  sessionTimer?: SessionTimerConfig;
   /** Calls into meeting rooms; absent on a node without media. */
   rooms?: { connect(req: Srf.SrfRequest, res: Srf.SrfResponse, caller: RouteCaller, roomId: string): Promise<void> };
 }
@@ -208,7 +211,7 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
       reservation = r.reservation;
     }
     try {
-      const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log, ...(security ? { security } : {}) });
+      const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log, ...(security ? { security } : {}), ...(deps.sessionTimer ? { sessionTimer: deps.sessionTimer } : {}) });
       const end = await session.run();
       deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end });
       deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
@@ -284,9 +287,18 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     }
   };
 
-  /** Bridged calls: the offer must be encrypted, checked before anything is looked up, reserved or rung. */
+  /**
+   * Bridged calls: a session interval under Min-SE gets 422, an unencrypted offer 488, before
+   * anything is looked up, reserved or rung.
+   */
   const mediaPolicy: Step = (req, res, ctx) => {
-    if (!security || ctx.decision!.action === 'room') return true; // rooms apply their own, stricter check
+    if (ctx.decision!.action === 'room') return true; // rooms apply their own, stricter checks
+    const brief = deps.sessionTimer && tooBrief(req, deps.sessionTimer);
+    if (brief) {
+      res.send(brief.status, { headers: brief.headers });
+      return false;
+    }
+    if (!security) return true;
     const offer = String(req.body ?? '');
     const refused = offer.trim() ? security.offer(offer) : warning('an SDP offer in the INVITE is required: media must be encrypted and knude checks the offer (late offer is not supported)');
     if (!refused) return true;

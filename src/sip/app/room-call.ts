@@ -25,6 +25,7 @@ import { generateKeyParams } from '../../media/srtp/index.js';
 import { AdmissionError, MediaUnavailableError, type RoomManager } from '../../rooms/manager.js';
 import type { RoomStore } from '../../rooms/store.js';
 import { parseNameAddr } from '../message/index.js';
+import { SessionTimer, tooBrief } from './session-timer.js';
 
 export interface RoomCallConfig {
   /** The address endpoints send media to (c= line) and the relay binds. */
@@ -160,8 +161,7 @@ class RoomCall {
   private video: { roomId: string; sub: { close(): void; refresh(): void } } | undefined;
   private dialog: Srf.Dialog | undefined;
   private negotiated: NegotiatedSession | undefined;
-  private sessionTimer: NodeJS.Timeout | undefined;
-  private sessionExpires = 0;
+  private sessionTimer: SessionTimer | undefined;
   private ended = false;
   private kind: LegKind = 'audio';
   private readonly log: Logger;
@@ -227,9 +227,9 @@ class RoomCall {
     const wantsVideo = security.media.some((m) => m.type === 'video' && m.port !== 0 && m.keying === 'sdes');
 
     // 2. Session timer bounds (RFC 4028 5): too short an interval is answered 422 with our minimum.
-    const se = /^\s*(\d+)/.exec(this.req.get('Session-Expires') ?? '');
-    if (se && Number(se[1]) < config.minSessionExpiresSeconds) {
-      this.refuse(422, { 'Min-SE': String(config.minSessionExpiresSeconds) });
+    const brief = tooBrief(this.req, config);
+    if (brief) {
+      this.refuse(brief.status, brief.headers);
       return this.end('422 session interval too small', 'system');
     }
 
@@ -372,16 +372,8 @@ class RoomCall {
 
   /** 200 OK, the dialog, and its in-dialog handlers. */
   private async answer(sdp: string, pinPending = false): Promise<void> {
-    const headers: Record<string, string> = {};
-    const se = /^\s*(\d+)/.exec(this.req.get('Session-Expires') ?? '');
-    const supportsTimer = /\btimer\b/i.test(this.req.get('Supported') ?? '') || !!se;
-    if (supportsTimer) {
-      this.sessionExpires = Math.min(Number(se?.[1] ?? this.deps.config.sessionExpiresSeconds), this.deps.config.sessionExpiresSeconds);
-      this.sessionExpires = Math.max(this.sessionExpires, this.deps.config.minSessionExpiresSeconds);
-      headers['Session-Expires'] = `${this.sessionExpires};refresher=uac`;
-      headers.Require = 'timer';
-    }
-    headers.Supported = 'timer';
+    this.sessionTimer = new SessionTimer(this.req, this.deps.config, () => void this.end('session timer expired', 'system', 'SIP;cause=408;text="session timer expired"'));
+    const headers = this.sessionTimer.headers();
     if (this.ended) return;
     let dialog: Srf.Dialog;
     try {
@@ -411,23 +403,13 @@ class RoomCall {
       res.send(200);
       if (digit) this.onDigit(digit);
     });
-    this.armSessionTimer();
+    this.sessionTimer.refreshed();
     this.log.info({ kind: this.kind, srtp: this.negotiated?.audio.crypto.suite, video: this.negotiated?.video?.codec }, 'SIP endpoint in the room');
   }
 
-  /** RFC 4028: without a refresh within the interval the session is over (BYE with a Reason). */
-  private armSessionTimer(): void {
-    if (!this.sessionExpires) return;
-    if (this.sessionTimer) clearTimeout(this.sessionTimer);
-    // 10.2: the refresher has until the interval minus a third (at most 32 s) to refresh.
-    const grace = Math.min(32, this.sessionExpires / 3);
-    this.sessionTimer = setTimeout(() => void this.end('session timer expired', 'system', 'SIP;cause=408;text="session timer expired"'), (this.sessionExpires - grace) * 1000 + grace * 1000);
-    this.sessionTimer.unref();
-  }
-
   private onModify(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
-    this.armSessionTimer();
-    const headers: Record<string, string> = this.sessionExpires ? { 'Session-Expires': `${this.sessionExpires};refresher=uac`, Require: 'timer' } : {};
+    this.sessionTimer?.refreshed();
+    const headers = this.sessionTimer?.headers() ?? {};
     const offer = String(req.body ?? '');
     if (!offer.trim() || !this.negotiated) {
       // A refresh without SDP: answer with what we have.
@@ -525,7 +507,7 @@ class RoomCall {
     if (this.ended) return;
     this.ended = true;
     this.forget();
-    if (this.sessionTimer) clearTimeout(this.sessionTimer);
+    this.sessionTimer?.stop();
     if (this.pinWaiter) this.pinWaiter(undefined);
     const stats = this.relay?.stats();
     if (this.dialog && side !== 'caller') await hangUp(this.dialog, reason);
