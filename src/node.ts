@@ -191,6 +191,9 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   const localHosts = new Set<string>(['localhost', ...sipListeners.map((l) => l.address)]);
   if (config.sip.externalAddress) localHosts.add(config.sip.externalAddress);
 
+  // SMS invitations the API's outbox delivered, for the monthly report.
+  const smsCount = db.prepare("SELECT COUNT(*) AS n FROM api_outbox WHERE channel = 'sms' AND status = 'sent' AND updated_at >= ? AND updated_at < ?");
+  const smsSent = (from: Date, to: Date) => (smsCount.get(from.toISOString(), to.toISOString()) as { n: number }).n;
   let srfConnected = true;
   srf.on('disconnect', () => (srfConnected = false));
   srf.on('connect', () => (srfConnected = true));
@@ -252,6 +255,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
       rooms: roomCalls,
       capacity,
       ...(config.calls.requireSrtp ? { srtp: { suites: config.media.sip.srtpSuites } } : {}),
+      onCallEnd: (c) => stats.bridgedCallEnded(c),
       sessionTimer: { sessionExpiresSeconds: config.calls.sessionExpiresSeconds, minSessionExpiresSeconds: config.calls.minSessionExpiresSeconds },
       srf,
       accounts,
@@ -289,7 +293,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' }, rooms: manager?.snapshot() ?? { media: 'off' } }),
     joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias, (id) => api?.services.logos.get(id)) : undefined,
     metrics: metricsHandler(stats.metrics.registry),
-    monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability }),
+    monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent }),
   });
   const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, capacity, log: log.child({ component: 'signalling' }) }) : undefined;
   let httpPort: number;
@@ -340,7 +344,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
         dataDir: config.node.dataDir,
         log: log.child({ component: 'api' }),
         usage: () => capacity.usage(),
-        monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability }) as unknown as ReturnType<NonNullable<Parameters<typeof startApiServer>[0]['monthlyReport']>>,
+        monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent }) as unknown as ReturnType<NonNullable<Parameters<typeof startApiServer>[0]['monthlyReport']>>,
       });
       const abuse = api.services.abuse;
       blocked = (who) => abuse.isBlocked(who);

@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { CapacityConfig, CapacityLedger, CapacityUsage, LegKind } from '../capacity/index.js';
 import type { MediaPlane } from '../media/plane.js';
 import type { RoomManager } from '../rooms/manager.js';
+import type { BridgedCallEnd } from '../sip/app/invite.js';
 import type { RoomLegRecord } from '../sip/app/room-call.js';
 import type { Db } from '../store/database.js';
 import { AvailabilityStore, sampleAvailability } from './availability.js';
@@ -175,6 +176,37 @@ export class NodeStats {
         ...(s ? { jitterMs: s.audio.jitterMs } : {}),
         cause: { ...(code ? { code: Number(code) } : {}), text: rec.cause, side: rec.side },
         licenceUnits: this.deps.capacityConfig.licenceWeights[kind],
+      }),
+    );
+  }
+
+  /** A bridged call ended: its CDR (no media figures: its media does not pass through knude). */
+  bridgedCallEnded(c: BridgedCallEnd): void {
+    const endedAt = new Date();
+    const e = c.end;
+    const answer = e.outcome === 'connected' ? new Date(endedAt.getTime() - e.durationMs) : undefined;
+    const cause =
+      e.outcome === 'connected'
+        ? { text: 'BYE', side: e.endedBy }
+        : e.outcome === 'cancelled'
+          ? { code: 487, text: 'CANCEL', side: 'caller' as const }
+          : { code: e.status, text: e.reason, side: 'callee' as const };
+    const d = c.decision;
+    this.writeLeg(() =>
+      this.cdr.writeLeg({
+        kind: c.kind,
+        direction: 'inbound',
+        start: c.startedAt,
+        ...(answer ? { answer } : {}),
+        end: endedAt,
+        callerAlias: c.from,
+        calleeAlias: c.to,
+        ...(c.caller.kind !== 'external' ? { callerOrg: c.caller.org } : {}),
+        ...('org' in d && d.org ? { calleeOrg: d.org } : {}),
+        mediaKinds: c.kind === 'video' ? ['audio', 'video'] : ['audio'],
+        ...(c.srtp ? { srtpSuite: c.srtp } : {}),
+        cause,
+        licenceUnits: this.deps.capacityConfig.licenceWeights[c.kind],
       }),
     );
   }

@@ -46,6 +46,10 @@ describe.skipIf(!!skipReason)('SRTP required on bridged calls', () => {
     const r = await alice('uac-call-savp.xml', { hold_ms: 300 });
     expect(r.ok, describeSippResult(r)).toBe(true);
     expect((await callee.done).ok).toBe(true);
+    // Its call detail record: answered, who ended it, the SRTP suite the offer used.
+    const legs = k.node.stats.cdr.legs({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 1000) });
+    const rec = legs.find((l) => l.callerOrg === 'region-skane' && l.answer);
+    expect(rec).toMatchObject({ kind: 'audio', calleeOrg: 'region-skane', srtpSuite: 'AES_CM_128_HMAC_SHA1_80', cause: { text: 'BYE', side: 'caller' } });
   }, 60_000);
 
   it('refuses a callee that answers an SRTP offer with plain RTP: caller 488, callee BYE', async () => {

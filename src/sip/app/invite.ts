@@ -24,7 +24,7 @@ export interface InviteDeps {
   /** How long a neighbour's trunk may take to ring before the next target is tried. */
   trunkAttemptTimeoutMs: number;
   log: Logger;
-  onCallEnd?: (info: { callId: string; caller: RouteCaller; decision: RouteDecision; end: CallEnd }) => void;
+  onCallEnd?: (info: BridgedCallEnd) => void;
   /**
    * Ports and licences: a bridged call (to an account, a neighbour zone or the gateway) takes
    * one port for as long as it lasts; room calls reserve their own.
@@ -39,6 +39,20 @@ export interface InviteDeps {
   sessionTimer?: SessionTimerConfig;
   /** Calls into meeting rooms; absent on a node without media. */
   rooms?: { connect(req: Srf.SrfRequest, res: Srf.SrfResponse, caller: RouteCaller, roomId: string): Promise<void> };
+}
+
+/** A bridged call as it ended: what a call detail record needs. */
+export interface BridgedCallEnd {
+  callId: string;
+  caller: RouteCaller;
+  decision: RouteDecision;
+  end: CallEnd;
+  startedAt: Date;
+  kind: LegKind;
+  from: string;
+  to: string;
+  /** The SRTP suite or keying the offer used, when it was checked. */
+  srtp?: string;
 }
 
 /** State one INVITE carries through the pipeline (instead of a shared locals bag). */
@@ -190,6 +204,8 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
   };
 
   const run = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, targets: CallTarget[], headers: Record<string, string>, strategy?: DialStrategy) => {
+    const startedAt = new Date();
+    const kind: LegKind = /^m=video [1-9]/m.test(String(req.body ?? '')) ? 'video' : 'audio';
     let reservation: { release(): Promise<void> } | undefined;
     if (deps.capacity) {
       let cancelled = false;
@@ -199,7 +215,6 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
       const caller = ctx.caller!;
       const decision = ctx.decision!;
       const org = caller.kind !== 'external' ? caller.org : 'org' in decision ? decision.org : '(external)';
-      const kind: LegKind = /^m=video [1-9]/m.test(String(req.body ?? '')) ? 'video' : 'audio';
       const r = await deps.capacity.reserve({ legId: randomUUID(), kind, org, ...(caller.kind !== 'external' ? { callerOrg: caller.org } : {}) });
       if (!r.ok) {
         const rej = sipRejection(r.refusal);
@@ -213,7 +228,8 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     try {
       const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log, ...(security ? { security } : {}), ...(deps.sessionTimer ? { sessionTimer: deps.sessionTimer } : {}) });
       const end = await session.run();
-      deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end });
+      const suite = /^a=crypto:\d+ (\S+)/m.exec(String(req.body ?? ''))?.[1] ?? (/^a=fingerprint:/m.test(String(req.body ?? '')) ? 'DTLS-SRTP' : undefined);
+      deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end, startedAt, kind, from: req.get('From'), to: req.uri, ...(suite ? { srtp: suite } : {}) });
       deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
     } finally {
       await reservation?.release();
