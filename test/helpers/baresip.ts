@@ -22,8 +22,8 @@ export interface BaresipOptions {
   sipPort: number;
   audioCodecs?: string[];
   videoCodecs?: string[];
-  /** 'srtp-mand' (default) or '' for plain RTP (to test refusals). */
-  mediaenc?: 'srtp-mand' | 'srtp' | '';
+  /** 'srtp-mand' (SDES, default), 'dtls_srtp' (DTLS-SRTP), or '' for plain RTP (to test refusals). */
+  mediaenc?: 'srtp-mand' | 'srtp' | 'dtls_srtp' | '';
   /** Hard limit of the run. */
   seconds: number;
   /** DTMF digits to send (RFC 4733) a while after the call is up. */
@@ -41,7 +41,7 @@ export interface Baresip {
 
 export function startBaresip(o: BaresipOptions): Baresip {
   const dir = mkdtempSync(join(tmpdir(), 'knude-baresip-'));
-  const modules = ['stdio', 'g711', 'opus', 'ausine', 'fakevideo', 'vp8', 'avcodec', 'srtp', 'rtcpsummary'];
+  const modules = ['stdio', 'g711', 'opus', 'ausine', 'fakevideo', 'vp8', 'avcodec', 'srtp', 'dtls_srtp', 'rtcpsummary'];
   writeFileSync(
     join(dir, 'config'),
     [

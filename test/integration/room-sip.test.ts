@@ -162,6 +162,23 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     await countersBackToZero();
   }, 60_000);
 
+  it('a DTLS-SRTP endpoint (baresip dtls_srtp) and an SDES one in a room receive each other\'s audio and video', async () => {
+    const dtls = startBaresip({ dial: `sip:+46405000@${k.sip}`, aor: 'sip:dtls-unit@hospital.example', sipPort: await freePort('both'), seconds: 40, mediaenc: 'dtls_srtp' });
+    const sdes = startBaresip({ dial: `sip:+46405000@${k.sip}`, aor: 'sip:sdes-unit@clinic.example', sipPort: await freePort('both'), seconds: 40 });
+    phones.push(dtls, sdes);
+    await Promise.all([dtls.waitFor(/Call established/, 15_000), sdes.waitFor(/Call established/, 15_000)]);
+    await dtls.waitFor(/verified sha-256 fingerprint OK/, 10_000);
+    await new Promise((r) => setTimeout(r, 8_000));
+    await Promise.all([dtls.stop(), sdes.stop()]);
+    for (const p of [dtls, sdes]) {
+      expect(received(p.output(), 'audio')).toBeGreaterThan(100);
+      expect(received(p.output(), 'video')).toBeGreaterThan(30);
+    }
+    await countersBackToZero();
+    const legs = k.node.stats.cdr.legs({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 1000) });
+    expect(legs.some((l) => l.srtpSuite?.startsWith('DTLS-SRTP '))).toBe(true);
+  }, 60_000);
+
   it('active speaker: the endpoint sees whoever speaks, switched at a keyframe within 1 s', async () => {
     const origin = `http://${net.hostAddress}:${k.node.httpPort}`;
     const tone = toneWav(330, 30);

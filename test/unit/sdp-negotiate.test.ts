@@ -548,3 +548,38 @@ describe('H.264 profile-level-id', () => {
     expect(parseProfileLevelId('42e0')).toBeUndefined();
   });
 });
+
+describe('DTLS-SRTP answers (when the relay runs DTLS)', () => {
+  const offer = [
+    'v=0',
+    'o=- 1 1 IN IP4 192.0.2.2',
+    's=-',
+    'c=IN IP4 192.0.2.2',
+    't=0 0',
+    'a=setup:actpass',
+    'a=fingerprint:SHA-256 8D:DD:97:40:1A:11:F1:60:78:07:06:23:FD:C4:E5:5B:A3:15:BF:8C:FE:E8:1E:A2:AA:1E:01:2E:EC:69:71:0C',
+    'm=audio 2682 UDP/TLS/RTP/SAVPF 0 96',
+    'a=rtpmap:0 PCMU/8000',
+    'a=rtpmap:96 opus/48000/2',
+    'a=rtcp-mux',
+    '',
+  ].join('\r\n');
+
+  it('answers with our fingerprint and a=setup:active, keys left to the handshake', () => {
+    const caps = { address: '127.0.0.1', audio: { port: 21000, rtcpPort: 21001, codecs: ['opus', 'PCMU'] as Array<'opus' | 'PCMU'> }, suites: ['AES_CM_128_HMAC_SHA1_80' as const], keys: () => ({ masterKey: Buffer.alloc(16, 1), masterSalt: Buffer.alloc(14, 2) }), dtls: { fingerprint: { algorithm: 'sha-256', value: 'AA:BB' } } };
+    const r = negotiate(offer, caps);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.audio.dtls).toEqual({ role: 'client', fingerprints: [{ algorithm: 'SHA-256', value: '8D:DD:97:40:1A:11:F1:60:78:07:06:23:FD:C4:E5:5B:A3:15:BF:8C:FE:E8:1E:A2:AA:1E:01:2E:EC:69:71:0C' }] });
+    expect(r.answerSdp).toMatch(/m=audio 21000 UDP\/TLS\/RTP\/SAVPF 96/);
+    expect(r.answerSdp).toMatch(/a=setup:active/);
+    expect(r.answerSdp).toMatch(/a=fingerprint:sha-256 AA:BB/);
+    expect(r.answerSdp).not.toMatch(/a=crypto/);
+    // An endpoint that insists on being the DTLS client makes knude the server.
+    const active = negotiate(offer.replace('a=setup:actpass', 'a=setup:active'), caps);
+    expect(active.ok && active.audio.dtls?.role).toBe('server');
+    // Without DTLS in the relay's capabilities the offer is refused.
+    const { dtls: _none, ...noDtls } = caps;
+    expect(negotiate(offer, noDtls).ok).toBe(false);
+  });
+});

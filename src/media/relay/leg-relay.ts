@@ -15,6 +15,7 @@ import type dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { SrtpContext, SrtpError, type SrtpKeyParams } from '../srtp/index.js';
+import { dtlsHandshake, isDtls } from './dtls.js';
 import { loopbackSocket, type SocketPair, type UdpPortRange } from './ports.js';
 import { ReceiveStats } from './receive-stats.js';
 import {
@@ -53,6 +54,8 @@ export interface RelayStreamSpec {
   fir?: boolean;
   /** sendrecv/sendonly/recvonly/inactive from the endpoint's point of view. */
   direction?: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+  /** DTLS-SRTP: rx/tx come from this handshake (run on the RTP socket), not from the SDP. */
+  dtls?: { role: 'client' | 'server'; fingerprints: Array<{ algorithm: string; value: string }> };
 }
 
 /** A loopback RTP destination inside Janus (see src/media/plane.ts RtpTarget). */
@@ -90,6 +93,10 @@ export interface StreamStats {
 }
 
 export interface LegRelayEvents {
+  /** DTLS-SRTP keys are in place for a stream (its suite). */
+  'dtls-connected': [kind: MediaKind, suite: string];
+  /** A DTLS-SRTP handshake failed (timeout, bad certificate, fingerprint mismatch). */
+  'dtls-failed': [kind: MediaKind];
   dtmf: [digit: string];
   /** No authenticated media from the endpoint for the timeout (not on hold). */
   'media-timeout': [];
@@ -118,6 +125,8 @@ interface Stream {
   remote?: ReportBlock;
   lastDtmfTs?: number;
   firSeq: number;
+  /** The DTLS handshake of a DTLS-SRTP stream (its datagrams go here). */
+  dtls?: { feed: (data: Buffer) => void; close: () => void };
 }
 
 const MEDIA_TIMEOUT_CHECK_MS = 2_000;
@@ -202,8 +211,13 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
   private apply(s: Stream, spec: RelayStreamSpec): void {
     const sameKey = (a: SrtpKeyParams | undefined, b: SrtpKeyParams) =>
       !!a && a.suite === b.suite && a.masterKey.equals(b.masterKey) && a.masterSalt.equals(b.masterSalt);
-    if (!sameKey(s.spec?.rx, spec.rx)) s.rx = new SrtpContext(spec.rx);
-    if (!sameKey(s.spec?.tx, spec.tx)) s.tx = new SrtpContext(spec.tx);
+    if (spec.dtls) {
+      // Keys from the handshake; a re-INVITE keeps the association it has (RFC 5763 5).
+      if (!s.dtls) this.startDtls(s, spec.dtls);
+    } else {
+      if (!sameKey(s.spec?.rx, spec.rx)) s.rx = new SrtpContext(spec.rx);
+      if (!sameKey(s.spec?.tx, spec.tx)) s.tx = new SrtpContext(spec.tx);
+    }
     const moved = !s.spec || s.spec.remote.address !== spec.remote.address || s.spec.remote.rtpPort !== spec.remote.rtpPort;
     if (moved) {
       // A new address in the SDP (re-INVITE): send there until the endpoint's packets say otherwise.
@@ -213,6 +227,38 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
     }
     if (s.spec?.clockRate !== spec.clockRate) s.recv = new ReceiveStats(spec.clockRate);
     s.spec = spec;
+  }
+
+  private startDtls(s: Stream, params: NonNullable<RelayStreamSpec['dtls']>): void {
+    const pending = { feed: (_d: Buffer) => {}, close: () => {} };
+    s.dtls = pending;
+    const queued: Buffer[] = [];
+    pending.feed = (d) => void queued.push(d);
+    void dtlsHandshake({
+      role: params.role,
+      fingerprints: params.fingerprints,
+      send: (data) => {
+        if (!this.closed && s.rtpTo) s.sockets.rtp.send(data, s.rtpTo.port, s.rtpTo.address);
+      },
+      log: this.log,
+    }).then(
+      (h) => {
+        if (this.closed) return h.close();
+        s.dtls = h;
+        for (const d of queued.splice(0)) h.feed(d);
+        h.keys.then(
+          (k) => {
+            if (this.closed) return;
+            s.rx = new SrtpContext(k.rx);
+            s.tx = new SrtpContext(k.tx);
+            this.log.info({ kind: s.kind, suite: k.tx.suite }, 'DTLS-SRTP keys in place');
+            this.emit('dtls-connected', s.kind, k.tx.suite);
+          },
+          () => this.emit('dtls-failed', s.kind),
+        );
+      },
+      (err: Error) => this.log.warn({ err: err.message }, 'DTLS could not start'),
+    );
   }
 
   private start(): void {
@@ -243,7 +289,18 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
   }
 
   private fromEndpoint(s: Stream, msg: Buffer, rinfo: dgram.RemoteInfo, port: 'rtp' | 'rtcp'): void {
-    if (this.closed || !s.spec || !s.rx) return;
+    if (this.closed || !s.spec) return;
+    if (s.dtls && isDtls(msg)) {
+      // The handshake's datagrams: the endpoint's address is where it runs DTLS from (its
+      // certificate is checked against the SDP fingerprint, so a stranger gains nothing).
+      if (!s.latched) {
+        s.rtpTo = { address: rinfo.address, port: rinfo.port };
+        if (s.spec.remote.rtcpMux) s.rtcpTo = { ...s.rtpTo };
+      }
+      s.dtls.feed(msg);
+      return;
+    }
+    if (!s.rx) return;
     const rtcp = port === 'rtcp' || isRtcp(msg);
     let clear: Buffer;
     try {
@@ -441,6 +498,8 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
   close(): void {
     if (this.closed) return;
     this.stopPrompt();
+    this.audio.dtls?.close();
+    this.video?.dtls?.close();
     this.closed = true;
     for (const t of this.timers) clearInterval(t);
     for (const s of [this.audio, this.video]) {

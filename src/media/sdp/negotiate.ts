@@ -51,7 +51,7 @@ export function renegotiate(previous: NegotiatedSession, newOfferSdp: string, ca
 
 function answer(offerSdp: string, caps: LocalCapabilities, previous: NegotiatedSession | undefined): AnswerResult {
   checkCapabilities(caps);
-  const security = checkOfferSecurity(offerSdp, { allowedSuites: caps.suites, allowDtls: false });
+  const security = checkOfferSecurity(offerSdp, { allowedSuites: caps.suites, allowDtls: !!caps.dtls });
   if (!security.ok) return security;
   const { session } = security.parsed;
   const rejected: RejectedMedia[] = [];
@@ -66,7 +66,7 @@ function answer(offerSdp: string, caps: LocalCapabilities, previous: NegotiatedS
       answerMedia.push(rejectedMedia(m));
     };
     if (m.port === 0) reject('rejected in the offer');
-    else if (sec.keying !== 'sdes') reject(`${m.protocol} is not relayed`);
+    else if (sec.keying === 'none' || (sec.keying === 'dtls' && !caps.dtls)) reject(`${m.protocol} is not relayed`);
     else if (m.type === 'audio' && !audio) {
       const result = answerAudio(session, m, sec, caps, previous?.audio);
       if ('refusal' in result) return refuse(488, 'no-common-codec', result.refusal, sec.index);
@@ -208,6 +208,7 @@ function commonMedia(
   port: number,
   rtcpPort: number | undefined,
 ): { negotiated: NegotiatedMedia; media: MediaDescription } {
+  if (sec.keying === 'dtls') return dtlsMedia(session, m, sec, caps, chosen, port, rtcpPort);
   const crypto = pickCrypto(sec.crypto, caps, previous);
   const rxKeys = remoteKeys(crypto);
   const sameRemoteKey = previous && previous.crypto.tag === crypto.tag && previous.rxKeys.length === rxKeys.length && previous.rxKeys.every((k, i) => sameKey(k, rxKeys[i]));
@@ -240,6 +241,61 @@ function commonMedia(
     crypto: [cryptoLine(crypto.tag, tx)],
     direction,
   };
+  if (remote.rtcpMux) media.rtcpMux = 'rtcp-mux';
+  else media.rtcp = rtcpAttribute(caps, port, rtcpPort);
+  return { negotiated, media };
+}
+
+/** Placeholder keys of a DTLS-SRTP m-line until its handshake has run (never used to protect). */
+const DTLS_PENDING: SrtpKeyParams = { suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: Buffer.alloc(16), masterSalt: Buffer.alloc(14) };
+
+/**
+ * A DTLS-SRTP m-line (RFC 5763): knude's fingerprint, and a=setup:active unless the endpoint
+ * insists on being the client (a=setup:active in the offer), so knude usually starts the
+ * handshake and needs no inbound packet first.
+ */
+function dtlsMedia(
+  session: SessionDescription,
+  m: MediaDescription,
+  sec: MediaSecurity,
+  caps: LocalCapabilities,
+  chosen: OfferedFormat,
+  port: number,
+  rtcpPort: number | undefined,
+): { negotiated: NegotiatedMedia; media: MediaDescription } {
+  const setup = (m as { setup?: string }).setup ?? (session as { setup?: string }).setup ?? 'actpass';
+  const role: 'client' | 'server' = setup === 'active' ? 'server' : 'client';
+  const fp = (m.fingerprint ?? session.fingerprint)!;
+  const remote = remoteTransport(session, m);
+  const { direction, hold } = localDirection(session, m);
+  const negotiated: NegotiatedMedia = {
+    index: sec.index,
+    remote,
+    payloadType: chosen.payloadType,
+    codec: chosen.codec,
+    clockRate: chosen.clockRate,
+    channels: chosen.channels,
+    crypto: { tag: 0, suite: 'AES_CM_128_HMAC_SHA1_80' },
+    rx: DTLS_PENDING,
+    rxKeys: [DTLS_PENDING],
+    tx: DTLS_PENDING,
+    direction,
+    hold,
+    dtls: { role, fingerprints: [{ algorithm: fp.type, value: fp.hash }] },
+  };
+  const ssrc = firstSsrc(m);
+  if (ssrc !== undefined) negotiated.ssrc = ssrc;
+  const media: MediaDescription = {
+    type: m.type,
+    port,
+    protocol: m.protocol,
+    payloads: '',
+    rtp: [],
+    fmtp: [],
+    direction,
+    setup: role === 'client' ? 'active' : 'passive',
+    fingerprint: { type: caps.dtls!.fingerprint.algorithm, hash: caps.dtls!.fingerprint.value },
+  } as MediaDescription;
   if (remote.rtcpMux) media.rtcpMux = 'rtcp-mux';
   else media.rtcp = rtcpAttribute(caps, port, rtcpPort);
   return { negotiated, media };

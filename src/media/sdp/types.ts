@@ -27,6 +27,11 @@ export interface LocalCapabilities {
   suites: SrtpSuite[];
   /** A fresh master key and salt of the suite's lengths for knude's sending direction. */
   keys: (suite: SrtpSuite) => { masterKey: Buffer; masterSalt: Buffer };
+  /**
+   * DTLS-SRTP (RFC 5763/5764) when the relay runs DTLS: knude's certificate fingerprint, put in
+   * answers to UDP/TLS/RTP/SAVP(F) offers. Absent: such offers are refused.
+   */
+  dtls?: { fingerprint: { algorithm: string; value: string } };
 }
 
 export interface RemoteTransport {
@@ -59,6 +64,11 @@ export interface NegotiatedMedia {
   hold: false | 'direction' | 'zero-address';
   /** The remote's first a=ssrc, when it declared one. */
   ssrc?: number;
+  /**
+   * DTLS-SRTP instead of SDES: the keys come from the handshake (rx/tx then hold placeholders
+   * until it completes). `role`: knude's DTLS role, from the offer's a=setup (RFC 4145/5763).
+   */
+  dtls?: { role: 'client' | 'server'; fingerprints: Array<{ algorithm: string; value: string }> };
 }
 
 export interface NegotiatedAudio extends NegotiatedMedia {

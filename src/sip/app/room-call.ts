@@ -18,6 +18,7 @@ import type { RouteCaller } from '../../dialplan/index.js';
 import type { MediaPlane, SipMediaLeg } from '../../media/plane.js';
 import { UdpPortRange } from '../../media/relay/ports.js';
 import { SipLegRelay, type JanusTargets, type RelayStreamSpec, type StreamStats } from '../../media/relay/leg-relay.js';
+import { dtlsCertificate } from '../../media/relay/dtls.js';
 import type { RoomVideoSwitches } from '../../media/relay/room-switches.js';
 import { checkOfferSecurity, negotiate, renegotiate, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type SrtpSuite } from '../../media/sdp/index.js';
 import { promptFrames, type PromptCodec, type PromptName } from '../../media/prompts/index.js';
@@ -164,6 +165,9 @@ class RoomCall {
   private sessionTimer: SessionTimer | undefined;
   private ended = false;
   private kind: LegKind = 'audio';
+  private dtlsFingerprint: { algorithm: string; value: string } | undefined;
+  /** The suite DTLS-SRTP settled on, once its handshake is done. */
+  private dtlsSuite: string | undefined;
   private readonly log: Logger;
 
   constructor(
@@ -218,13 +222,14 @@ class RoomCall {
       return this.end('late offer', 'system');
     }
     // 1. Security first: it costs nothing and must refuse before anything is reserved.
-    const security = checkOfferSecurity(offer, { allowedSuites: config.suites, allowDtls: false });
+    const security = checkOfferSecurity(offer, { allowedSuites: config.suites, allowDtls: true });
     if (!security.ok) {
       this.log.info({ reason: security.reason }, 'room call refused by the SRTP policy');
       this.refuse(security.status, { Warning: security.warning });
       return this.end(`${security.status} ${security.reason}`, 'system');
     }
-    const wantsVideo = security.media.some((m) => m.type === 'video' && m.port !== 0 && m.keying === 'sdes');
+    const wantsVideo = security.media.some((m) => m.type === 'video' && m.port !== 0 && m.keying !== 'none');
+    if (security.media.some((m) => m.keying === 'dtls')) this.dtlsFingerprint = (await dtlsCertificate()).fingerprint;
 
     // 2. Session timer bounds (RFC 4028 5): too short an interval is answered 422 with our minimum.
     const brief = tooBrief(this.req, config);
@@ -256,6 +261,8 @@ class RoomCall {
     const relay = await SipLegRelay.allocate({ ports: this.ports, video: wantsVideo, log: this.log, mediaTimeoutMs: config.mediaTimeoutMs });
     if (this.ended) return relay.close();
     this.relay = relay;
+    relay.on('dtls-connected', (_kind, suite) => (this.dtlsSuite = `DTLS-SRTP ${suite}`));
+    relay.on('dtls-failed', () => void this.end('DTLS-SRTP handshake failed', 'system', 'SIP;cause=488;text="DTLS-SRTP handshake failed"'));
     const answer = negotiate(offer, this.capabilities());
     if (!answer.ok) {
       this.refuse(answer.status, { Warning: answer.warning });
@@ -287,6 +294,7 @@ class RoomCall {
       ...(ports.video ? { video: { port: ports.video.rtpPort, rtcpPort: ports.video.rtcpPort, codecs: ['VP8', 'H264'] as Array<'VP8' | 'H264'> } } : {}),
       suites: config.suites,
       keys: (suite) => generateKeyParams(suite),
+      ...(this.dtlsFingerprint ? { dtls: { fingerprint: this.dtlsFingerprint } } : {}),
     };
   }
 
@@ -361,6 +369,7 @@ class RoomCall {
       ...('telephoneEvent' in m && m.telephoneEvent ? { telephoneEventPayloadType: m.telephoneEvent.payloadType } : {}),
       ...('audioLevelExtId' in m && m.audioLevelExtId ? { audioLevelExtId: m.audioLevelExtId } : {}),
       ...('rtcpFb' in m ? { fir: m.rtcpFb.some((f) => f.type === 'ccm' && f.subtype === 'fir') } : {}),
+      ...(m.dtls ? { dtls: m.dtls } : {}),
     });
     return { audio: one(n.audio), ...(n.video ? { video: one(n.video) } : {}) };
   }
@@ -404,7 +413,7 @@ class RoomCall {
       if (digit) this.onDigit(digit);
     });
     this.sessionTimer.refreshed();
-    this.log.info({ kind: this.kind, srtp: this.negotiated?.audio.crypto.suite, video: this.negotiated?.video?.codec }, 'SIP endpoint in the room');
+    this.log.info({ kind: this.kind, srtp: this.negotiated?.audio.dtls ? 'DTLS-SRTP' : this.negotiated?.audio.crypto.suite, video: this.negotiated?.video?.codec }, 'SIP endpoint in the room');
   }
 
   private onModify(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
@@ -530,7 +539,7 @@ class RoomCall {
       startedAt: this.startedAt,
       ...(this.answeredAt ? { answeredAt: this.answeredAt } : {}),
       endedAt: new Date(),
-      ...(this.negotiated ? { srtpSuite: this.negotiated.audio.crypto.suite } : {}),
+      ...(this.dtlsSuite ? { srtpSuite: this.dtlsSuite } : this.negotiated && !this.negotiated.audio.dtls ? { srtpSuite: this.negotiated.audio.crypto.suite } : {}),
       media,
       ...(stats ? { stats } : {}),
       cause,
