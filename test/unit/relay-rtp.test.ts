@@ -136,3 +136,18 @@ describe('receive statistics (RFC 3550 A.3, A.8)', () => {
     expect(s.source).toBe(2);
   });
 });
+
+describe('Opus level estimate (no decoder: VBR bytes per 20 ms)', () => {
+  it('calls tiny frames silence and large frames talking', async () => {
+    const { opusLevelEstimate } = await import('../../src/media/relay/rtp.js');
+    const toc20ms = (0x0f << 3) | 0; // SILK/CELT hybrid FB 20 ms, one frame
+    expect(opusLevelEstimate(Buffer.from([toc20ms, 1, 2]))).toBe(127);
+    expect(opusLevelEstimate(Buffer.concat([Buffer.from([toc20ms]), Buffer.alloc(15)]))).toBe(60);
+    const talking = opusLevelEstimate(Buffer.concat([Buffer.from([toc20ms]), Buffer.alloc(80)]));
+    expect(talking).toBeLessThan(50);
+    // Two 10 ms frames of 40 bytes each are as loud as one 20 ms frame of 80.
+    const toc10msTwo = (((0x0e << 3) | 1) & 0xff) as number;
+    expect(opusLevelEstimate(Buffer.concat([Buffer.from([toc10msTwo]), Buffer.alloc(80)]))).toBeLessThan(50);
+    expect(opusLevelEstimate(Buffer.alloc(0))).toBe(127);
+  });
+});

@@ -19,6 +19,7 @@ import { dtlsHandshake, isDtls } from './dtls.js';
 import { loopbackSocket, type SocketPair, type UdpPortRange } from './ports.js';
 import { ReceiveStats } from './receive-stats.js';
 import {
+  opusLevelEstimate,
   buildFir,
   buildRtp,
   buildPli,
@@ -327,10 +328,11 @@ export class SipLegRelay extends EventEmitter<LegRelayEvents> {
       if (h.payloadType !== s.spec.payloadType || !this.targets) return;
       let out = clear;
       const ours = this.targets.audioLevelExtId;
-      if (ours && !findExtension(clear, ours) && (s.spec.codec === 'PCMU' || s.spec.codec === 'PCMA')) {
+      if (ours && !findExtension(clear, ours)) {
         // Janus detects talking from RFC 6464 levels only; add them for endpoints that send none.
-        const level = g711LevelDbov(clear.subarray(h.headerLength, h.headerLength + h.payloadLength), s.spec.codec);
-        out = withAudioLevel(clear, h, ours, level, level < 50);
+        const payload = clear.subarray(h.headerLength, h.headerLength + h.payloadLength);
+        const level = s.spec.codec === 'PCMU' || s.spec.codec === 'PCMA' ? g711LevelDbov(payload, s.spec.codec) : s.spec.codec === 'opus' ? opusLevelEstimate(payload) : undefined;
+        if (level !== undefined) out = withAudioLevel(clear, h, ours, level, level < 50);
       }
       this.janusAudio.socket.send(out, this.targets.audio.port, this.targets.audio.host);
       const pa = this.targets.publisherAudio;

@@ -141,6 +141,25 @@ export function g711LevelDbov(payload: Buffer, law: 'PCMU' | 'PCMA'): number {
   return Math.min(127, Math.max(0, Math.round(-20 * Math.log10(rms))));
 }
 
+/**
+ * A level for an Opus frame without decoding it: Opus in VBR (what endpoints send by default)
+ * spends bytes where there is signal, so a 20 ms frame of a few bytes is silence (or DTX) and
+ * one of dozens of bytes is someone talking. Coarse, but enough for talking/not talking, which
+ * is all the speaker switch uses. Frames of other durations are scaled to 20 ms.
+ */
+export function opusLevelEstimate(payload: Buffer): number {
+  if (payload.length === 0) return 127;
+  const config = payload[0] >> 3;
+  // RFC 6716 3.1: frame size of the configuration (ms); code 1-3 packets carry 2+ frames.
+  const sizes = [10, 20, 40, 60];
+  const ms = config < 12 ? sizes[config & 3] : config < 16 ? (config & 1 ? 20 : 10) : [2.5, 5, 10, 20][config & 3];
+  const frames = (payload[0] & 3) === 0 ? 1 : (payload[0] & 3) === 3 && payload.length > 1 ? payload[1] & 0x3f || 1 : 2;
+  const bytesPer20ms = (payload.length * 20) / (ms * frames);
+  if (bytesPer20ms < 12) return 127;
+  if (bytesPer20ms < 24) return 60;
+  return Math.max(10, Math.round(45 - bytesPer20ms / 4));
+}
+
 // --- RFC 4733 telephone events ----------------------------------------------------------------
 
 export interface TelephoneEvent {
