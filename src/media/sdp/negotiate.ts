@@ -208,11 +208,7 @@ function commonMedia(
   port: number,
   rtcpPort: number | undefined,
 ): { negotiated: NegotiatedMedia; media: MediaDescription } {
-  if (sec.keying === 'dtls') return dtlsMedia(session, m, sec, caps, chosen, port, rtcpPort);
-  const crypto = pickCrypto(sec.crypto, caps, previous);
-  const rxKeys = remoteKeys(crypto);
-  const sameRemoteKey = previous && previous.crypto.tag === crypto.tag && previous.rxKeys.length === rxKeys.length && previous.rxKeys.every((k, i) => sameKey(k, rxKeys[i]));
-  const tx: SrtpKeyParams = sameRemoteKey ? previous.tx : localKey(caps, crypto.suite);
+  const keying = sec.keying === 'dtls' ? dtlsKeying(session, m, caps) : sdesKeying(sec, caps, previous);
   const remote = remoteTransport(session, m);
   const { direction, hold } = localDirection(session, m);
   const negotiated: NegotiatedMedia = {
@@ -222,83 +218,53 @@ function commonMedia(
     codec: chosen.codec,
     clockRate: chosen.clockRate,
     channels: chosen.channels,
-    crypto: { tag: crypto.tag, suite: crypto.suite },
-    rx: rxKeys[0],
-    rxKeys,
-    tx,
+    ...keying.negotiated,
     direction,
     hold,
   };
   const ssrc = firstSsrc(m);
   if (ssrc !== undefined) negotiated.ssrc = ssrc;
-  const media: MediaDescription = {
-    type: m.type,
-    port,
-    protocol: m.protocol,
-    payloads: '',
-    rtp: [],
-    fmtp: [],
-    crypto: [cryptoLine(crypto.tag, tx)],
-    direction,
-  };
+  const media = { type: m.type, port, protocol: m.protocol, payloads: '', rtp: [], fmtp: [], ...keying.media, direction } as MediaDescription;
   if (remote.rtcpMux) media.rtcpMux = 'rtcp-mux';
   else media.rtcp = rtcpAttribute(caps, port, rtcpPort);
   return { negotiated, media };
+}
+
+type Keying = {
+  negotiated: Pick<NegotiatedMedia, 'crypto' | 'rx' | 'rxKeys' | 'tx'> & Partial<Pick<NegotiatedMedia, 'dtls'>>;
+  media: Partial<MediaDescription> & { setup?: string };
+};
+
+/** SDES: the chosen a=crypto line's keys, and our own line echoing its tag. */
+function sdesKeying(sec: MediaSecurity, caps: LocalCapabilities, previous: NegotiatedMedia | undefined): Keying {
+  const crypto = pickCrypto(sec.crypto, caps, previous);
+  const rxKeys = remoteKeys(crypto);
+  const sameRemoteKey = previous && previous.crypto.tag === crypto.tag && previous.rxKeys.length === rxKeys.length && previous.rxKeys.every((k, i) => sameKey(k, rxKeys[i]));
+  const tx: SrtpKeyParams = sameRemoteKey ? previous.tx : localKey(caps, crypto.suite);
+  return { negotiated: { crypto: { tag: crypto.tag, suite: crypto.suite }, rx: rxKeys[0], rxKeys, tx }, media: { crypto: [cryptoLine(crypto.tag, tx)] } };
 }
 
 /** Placeholder keys of a DTLS-SRTP m-line until its handshake has run (never used to protect). */
 const DTLS_PENDING: SrtpKeyParams = { suite: 'AES_CM_128_HMAC_SHA1_80', masterKey: Buffer.alloc(16), masterSalt: Buffer.alloc(14) };
 
 /**
- * A DTLS-SRTP m-line (RFC 5763): knude's fingerprint, and a=setup:active unless the endpoint
- * insists on being the client (a=setup:active in the offer), so knude usually starts the
- * handshake and needs no inbound packet first.
+ * DTLS-SRTP (RFC 5763): knude's fingerprint, and a=setup:active unless the endpoint insists
+ * on being the client (a=setup:active in the offer), so knude usually starts the handshake.
  */
-function dtlsMedia(
-  session: SessionDescription,
-  m: MediaDescription,
-  sec: MediaSecurity,
-  caps: LocalCapabilities,
-  chosen: OfferedFormat,
-  port: number,
-  rtcpPort: number | undefined,
-): { negotiated: NegotiatedMedia; media: MediaDescription } {
+function dtlsKeying(session: SessionDescription, m: MediaDescription, caps: LocalCapabilities): Keying {
   const setup = (m as { setup?: string }).setup ?? (session as { setup?: string }).setup ?? 'actpass';
   const role: 'client' | 'server' = setup === 'active' ? 'server' : 'client';
   const fp = (m.fingerprint ?? session.fingerprint)!;
-  const remote = remoteTransport(session, m);
-  const { direction, hold } = localDirection(session, m);
-  const negotiated: NegotiatedMedia = {
-    index: sec.index,
-    remote,
-    payloadType: chosen.payloadType,
-    codec: chosen.codec,
-    clockRate: chosen.clockRate,
-    channels: chosen.channels,
-    crypto: { tag: 0, suite: 'AES_CM_128_HMAC_SHA1_80' },
-    rx: DTLS_PENDING,
-    rxKeys: [DTLS_PENDING],
-    tx: DTLS_PENDING,
-    direction,
-    hold,
-    dtls: { role, fingerprints: [{ algorithm: fp.type, value: fp.hash }] },
+  return {
+    negotiated: {
+      crypto: { tag: 0, suite: 'AES_CM_128_HMAC_SHA1_80' },
+      rx: DTLS_PENDING,
+      rxKeys: [DTLS_PENDING],
+      tx: DTLS_PENDING,
+      dtls: { role, fingerprints: [{ algorithm: fp.type, value: fp.hash }] },
+    },
+    media: { setup: role === 'client' ? 'active' : 'passive', fingerprint: { type: caps.dtls!.fingerprint.algorithm, hash: caps.dtls!.fingerprint.value } },
   };
-  const ssrc = firstSsrc(m);
-  if (ssrc !== undefined) negotiated.ssrc = ssrc;
-  const media: MediaDescription = {
-    type: m.type,
-    port,
-    protocol: m.protocol,
-    payloads: '',
-    rtp: [],
-    fmtp: [],
-    direction,
-    setup: role === 'client' ? 'active' : 'passive',
-    fingerprint: { type: caps.dtls!.fingerprint.algorithm, hash: caps.dtls!.fingerprint.value },
-  } as MediaDescription;
-  if (remote.rtcpMux) media.rtcpMux = 'rtcp-mux';
-  else media.rtcp = rtcpAttribute(caps, port, rtcpPort);
-  return { negotiated, media };
 }
 
 /**
