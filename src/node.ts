@@ -191,6 +191,33 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
   const localHosts = new Set<string>(['localhost', ...sipListeners.map((l) => l.address)]);
   if (config.sip.externalAddress) localHosts.add(config.sip.externalAddress);
 
+  // Who is registered now: the registrar's live bindings and the gatekeeper's endpoints.
+  const liveBindings = db.prepare('SELECT aor, contact_uri, expires_at, user_agent FROM registrar_bindings WHERE expires_at > ? ORDER BY aor');
+  const accountAliases = db.prepare("SELECT alias FROM dialplan_aliases WHERE kind = 'account' AND target = ? ORDER BY alias").pluck();
+  const registrationsNow = () => [
+    ...(liveBindings.all(Date.now()) as Array<{ aor: string; contact_uri: string; expires_at: number; user_agent: string | null }>).map((b) => {
+      const [user, realm] = b.aor.replace(/^sips?:/i, '').split('@');
+      const account = accounts.get(user ?? '', realm ?? '');
+      return {
+        protocol: 'sip' as const,
+        id: `${user}@${realm}`,
+        org: account?.org ?? null,
+        aliases: accountAliases.all(`${user}@${realm}`) as string[],
+        contact: b.contact_uri,
+        userAgent: b.user_agent,
+        expiresAt: new Date(b.expires_at).toISOString(),
+      };
+    }),
+    ...(gatekeeper?.registrations() ?? []).map((r) => ({
+      protocol: 'h323' as const,
+      id: r.endpointId,
+      org: r.org,
+      aliases: r.aliases.map((a) => a.value),
+      contact: r.callSignalAddress[0] ?? r.rasAddress,
+      userAgent: r.vendor,
+      expiresAt: r.expiresAt,
+    })),
+  ];
   // SMS invitations the API's outbox delivered, for the monthly report.
   const smsCount = db.prepare("SELECT COUNT(*) AS n FROM api_outbox WHERE channel = 'sms' AND status = 'sent' AND updated_at >= ? AND updated_at < ?");
   const smsSent = (from: Date, to: Date) => (smsCount.get(from.toISOString(), to.toISOString()) as { n: number }).n;
@@ -344,6 +371,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
         dataDir: config.node.dataDir,
         log: log.child({ component: 'api' }),
         usage: () => capacity.usage(),
+        registrations: () => registrationsNow(),
         monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent }) as unknown as ReturnType<NonNullable<Parameters<typeof startApiServer>[0]['monthlyReport']>>,
       });
       const abuse = api.services.abuse;

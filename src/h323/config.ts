@@ -41,6 +41,13 @@ export interface GatekeeperConfig {
    * null: such ARQs are refused (ARJ calledPartyNotRegistered / noRouteToDestination).
    */
   interworkingGateway: string | null;
+  /**
+   * Neighbour gatekeepers ("host:port") asked with LRQ, all at once, when an ARQ's alias is not
+   * in this node's plan or registrations; the first LCF wins. Empty: no location requests.
+   */
+  neighbourGatekeepers: string[];
+  /** How long to wait for the neighbours' LCF/LRJ (ms). */
+  locationTimeoutMs: number;
   /** Registrations held at most (memory bound against RRQ floods); more are refused with resourceUnavailable. */
   maxRegistrations: number;
   /** Calls one endpoint may hold admitted at once (calls end only with DRQ, URQ or expiry). */
@@ -73,6 +80,8 @@ export const defaultGatekeeperConfig: GatekeeperConfig = {
   maxTimeToLive: 3600,
   unplannedAliases: 'refuse',
   interworkingGateway: null,
+  neighbourGatekeepers: [],
+  locationTimeoutMs: 2000,
   maxRegistrations: 100000,
   maxCallsPerEndpoint: 64,
   maxBandwidth: 81920, // 8 Mbit/s
@@ -129,6 +138,8 @@ export function parseGatekeeperConfig(input: unknown = {}, path = 'h323'): Gatek
     maxTimeToLive: whole(`${path}.maxTimeToLive`, v.maxTimeToLive, 1, 4294967295),
     unplannedAliases: 'refuse',
     interworkingGateway: null,
+    neighbourGatekeepers: [],
+    locationTimeoutMs: whole(`${path}.locationTimeoutMs`, v.locationTimeoutMs, 100, 30_000),
     maxRegistrations: whole(`${path}.maxRegistrations`, v.maxRegistrations, 1, 10_000_000),
     maxCallsPerEndpoint: whole(`${path}.maxCallsPerEndpoint`, v.maxCallsPerEndpoint, 1, 100_000),
     maxBandwidth: whole(`${path}.maxBandwidth`, v.maxBandwidth, 1, 4294967295),
@@ -157,5 +168,10 @@ export function parseGatekeeperConfig(input: unknown = {}, path = 'h323'): Gatek
     parseHostPort(`${path}.interworkingGateway`, v.interworkingGateway);
     cfg.interworkingGateway = v.interworkingGateway as string;
   }
+  if (!Array.isArray(v.neighbourGatekeepers)) fail(`${path}.neighbourGatekeepers`, 'a list of "host:port"', v.neighbourGatekeepers);
+  cfg.neighbourGatekeepers = (v.neighbourGatekeepers as unknown[]).map((n, i) => {
+    parseHostPort(`${path}.neighbourGatekeepers[${i}]`, n);
+    return n as string;
+  });
   return cfg;
 }

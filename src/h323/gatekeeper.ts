@@ -51,6 +51,7 @@ import {
   type GatekeeperRequest,
   type InfoRequestResponse,
   type LocationRejectReason,
+  type LocationConfirm,
   type LocationRequest,
   type RasMessage,
   type RegistrationRejectReason,
@@ -541,7 +542,12 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
       destOrg = r.org;
       destination = r.keys[0] ?? r.endpointId;
     } else {
-      const res = resolve(arq.destinationInfo ?? [], callerOf(r), arq.destCallSignalAddress);
+      let res = resolve(arq.destinationInfo ?? [], callerOf(r), arq.destCallSignalAddress);
+      if (!res.ok && (res.status === 'notFound' || res.status === 'noRoute') && neighbours.length > 0 && arq.destinationInfo?.length) {
+        // Not ours: the neighbour gatekeepers may know it (LRQ, H.225.0 7.6).
+        const found = await locate(arq.destinationInfo);
+        if (found) res = { ok: true, via: 'address', address: found.callSignalAddress, org: null, destination: aliasText(arq.destinationInfo[0]!).value };
+      }
       if (!res.ok) {
         log.info({ endpointId: r.endpointId, status: res.status, detail: res.detail }, 'ARQ refused');
         return arj(arjReason[res.status]);
@@ -645,7 +651,15 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
     // A neighbour zone's target host asking is that zone (trusted like its organisation).
     const zone = router.zones().find((z) => z.org && z.targets.some((t) => t.host === from.address));
     const own = registered(lrq.endpointIdentifier, from);
-    const caller: RouteCaller = own ? callerOf(own) : zone ? { kind: 'zone', zone: zone.zone, org: zone.org! } : { kind: 'external', address: `${from.address}:${from.port}` };
+    // A configured neighbour gatekeeper asks for its own registered endpoints: trusted like a zone.
+    const neighbour = neighbours.find((n) => n.host === from.address);
+    const caller: RouteCaller = own
+      ? callerOf(own)
+      : zone
+        ? { kind: 'zone', zone: zone.zone, org: zone.org! }
+        : neighbour
+          ? { kind: 'zone', zone: `h323:${neighbour.host}:${neighbour.port}`, org: `h323-neighbour-${neighbour.host}` }
+          : { kind: 'external', address: `${from.address}:${from.port}` };
     const res = resolve(lrq.destinationInfo, caller);
     if (!res.ok) {
       log.info({ from: `${from.address}:${from.port}`, status: res.status, detail: res.detail }, 'LRQ refused');
@@ -667,6 +681,38 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
   };
 
   // ---- requests knude sends -----------------------------------------------------------------
+
+  const neighbours = config.neighbourGatekeepers.map((n) => parseHostPort('h323.neighbourGatekeepers', n));
+
+  /**
+   * Asks every neighbour gatekeeper where the aliases are (LRQ), all at once; the first LCF
+   * wins, and undefined comes back when all refuse or none answers in time.
+   */
+  const locate = (aliases: AliasAddress[]): Promise<LocationConfirm | undefined> =>
+    new Promise((done) => {
+      const asked = neighbours.map(() => nextSeq());
+      let open = asked.length;
+      let finished = false;
+      const finish = (lcf: LocationConfirm | undefined) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        for (const n of asked) awaiting.delete(n);
+        done(lcf);
+      };
+      const timer = setTimeout(() => finish(undefined), config.locationTimeoutMs);
+      neighbours.forEach((nb, i) => {
+        const n = asked[i]!;
+        awaiting.set(n, {
+          answer: (msg) => {
+            if ('locationConfirm' in msg) return finish(msg.locationConfirm as LocationConfirm);
+            if ('locationReject' in msg && --open === 0) finish(undefined);
+          },
+          cancel: () => finish(undefined),
+        });
+        send({ locationRequest: { requestSeqNum: n, destinationInfo: aliases, replyAddress: ourRas(), canMapAlias: false, gatekeeperIdentifier: config.gatekeeperId, hopCount: 1, canMapSrcAlias: false } }, nb);
+      });
+    });
 
   /** knude's own requests (SCI) waiting for their answer, by requestSeqNum. */
   const awaiting = new Map<number, { answer: (msg: RasMessage) => void; cancel: () => void }>();

@@ -58,6 +58,11 @@ describe.skipIf(!!skipReason)('node with API and gatekeeper', () => {
 
     expect((await operator.request('DELETE', `/api/v1/abuse-blocks/${(block.body as { id: string }).id}`)).status).toBe(204);
     expect((await register()).ok, 'registers again after the unblock').toBe(true);
+
+    // The registration is listed by the API, next to H.323 ones.
+    const regs = await operator.get('/api/v1/registrations');
+    expect(regs.status, regs.text).toBe(200);
+    expect(regs.body).toEqual(expect.arrayContaining([expect.objectContaining({ protocol: 'sip', id: 'ep-lund@knude.local', org: 'region-skane', aliases: ['+46401001'] })]));
   }, 60_000);
 
   it('the H.323 gatekeeper answers on the same node (GRQ -> GCF)', async () => {
@@ -75,7 +80,32 @@ describe.skipIf(!!skipReason)('node with API and gatekeeper', () => {
     });
     sock.send(grq, k.node.gatekeeper!.port, '127.0.0.1');
     const answer = decodeRas(await reply) as { gatekeeperConfirm?: { requestSeqNum: number } };
-    sock.close();
     expect(answer.gatekeeperConfirm?.requestSeqNum).toBe(7);
+    // An H.323 endpoint registers a number of the plan; the API lists it beside the SIP ones.
+    const registered = new Promise<Buffer>((resolve) => sock.once('message', (m) => resolve(m)));
+    sock.send(
+      encodeRas({
+        registrationRequest: {
+          requestSeqNum: 8,
+          protocolIdentifier: H225_PROTOCOL_ID,
+          discoveryComplete: false,
+          callSignalAddress: [ipv4Address('127.0.0.1', sock.address().port + 1)],
+          rasAddress: [ipv4Address('127.0.0.1', sock.address().port)],
+          terminalType: { terminal: {}, mc: false, undefinedNode: false },
+          terminalAlias: [{ dialedDigits: '46401001' }],
+          endpointVendor: { vendor: { t35CountryCode: 9, t35Extension: 0, manufacturerCode: 61 } },
+          keepAlive: false,
+          willSupplyUUIEs: false,
+          maintainConnection: false,
+        },
+      } as never),
+      k.node.gatekeeper!.port,
+      '127.0.0.1',
+    );
+    const rcf = decodeRas(await registered) as { registrationConfirm?: unknown; registrationReject?: unknown };
+    sock.close();
+    expect(rcf.registrationConfirm, JSON.stringify(rcf)).toBeDefined();
+    const regs = await operator.get('/api/v1/registrations');
+    expect((regs.body as Array<{ protocol: string }>).some((r) => r.protocol === 'h323')).toBe(true);
   });
 });

@@ -35,6 +35,8 @@ export interface ApiServices {
   logos: RoomLogos;
   /** Current capacity use (the capacity ledger's usage()); absent on a node without capacity tracking. */
   usage?: () => Promise<CapacityUsage>;
+  /** Who is registered now, SIP and H.323 side by side. */
+  registrations?: () => Array<{ protocol: 'sip' | 'h323'; id: string; org: string | null; aliases: string[]; contact: string; userAgent: string | null; expiresAt: string }>;
   /** The monthly KPI report with its SVG charts (src/stats/report.ts); throws on a bad month. */
   monthlyReport?: (month: string) => { month: string; kpis: Record<string, unknown>; charts: { portsDay: string; dailyMinutes: string; licencesMonth: string } };
 }
@@ -498,6 +500,15 @@ export function buildRoutes(s: ApiServices): RouteDef[] {
       },
     },
 
+    {
+      method: 'GET', path: '/api/v1/registrations', operationId: 'listRegistrations', tag: 'operations', roles: ADMINS, query: [orgQuery],
+      summary: 'Endpoints registered now, SIP (registrar bindings) and H.323 (gatekeeper) side by side', response: { status: 200, schema: listOf('Registration') },
+      handler: ({ scope, query }) => {
+        if (!s.registrations) throw new ApiProblem(503, 'unavailable', 'registrations are not available on this node');
+        const org = scope.listOrg(str(query.org));
+        return { body: s.registrations().filter((r) => org === undefined || r.org === org) };
+      },
+    },
     {
       method: 'GET', path: '/api/v1/reports/monthly', operationId: 'getMonthlyReport', tag: 'operations', roles: OPERATOR,
       query: [{ name: 'month', schema: { type: 'string', pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$' } }],

@@ -237,6 +237,18 @@ export const components: Record<string, JsonSchema> = {
     },
     ['scope', 'orgs'],
   ),
+  Registration: obj(
+    {
+      protocol: { type: 'string', enum: ['sip', 'h323'] },
+      id: { type: 'string' },
+      org: { type: ['string', 'null'] },
+      aliases: { type: 'array', items: { type: 'string' } },
+      contact: { type: 'string' },
+      userAgent: { type: ['string', 'null'] },
+      expiresAt: dateTime,
+    },
+    ['protocol', 'id', 'org', 'aliases', 'contact', 'userAgent', 'expiresAt'],
+  ),
   MonthlyReport: obj(
     {
       month: { type: 'string' },

@@ -58,6 +58,8 @@ export interface ApiDeps {
   senders?: Partial<Record<Channel, MessageSender>>;
   /** The capacity ledger's usage(), for GET /api/v1/usage and the dashboard. */
   usage?: () => Promise<CapacityUsage>;
+  /** SIP and H.323 registrations now, for GET /api/v1/registrations. */
+  registrations?: ApiServices['registrations'];
   /** The monthly KPI report, for GET /api/v1/reports/monthly and the dashboard's charts. */
   monthlyReport?: ApiServices['monthlyReport'];
   now?: () => Date;
@@ -115,6 +117,7 @@ export function createApiServices(deps: ApiDeps): ApiServices {
     logos: new RoomLogos(deps.db),
     ...(deps.usage ? { usage: deps.usage } : {}),
     ...(deps.monthlyReport ? { monthlyReport: deps.monthlyReport } : {}),
+    ...(deps.registrations ? { registrations: deps.registrations } : {}),
   };
 }
 

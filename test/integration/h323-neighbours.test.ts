@@ -1,0 +1,104 @@
+/**
+ * Two knude gatekeepers as neighbours over real UDP: an ARQ at one for an alias registered at
+ * the other is answered after an LRQ/LCF between them; an alias nobody has gets ARJ after the
+ * neighbour's LRJ; a neighbour that does not answer costs only the location timeout.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DialPlanRouter } from '../../src/dialplan/router.js';
+import { DialPlanStore } from '../../src/dialplan/store.js';
+import { parseGatekeeperConfig } from '../../src/h323/config.js';
+import { startGatekeeper, type Gatekeeper } from '../../src/h323/gatekeeper.js';
+import { addressOf, type RasMessage } from '../../src/h323/ras.js';
+import { registrarMigrations } from '../../src/registrar/migrations.js';
+import { migrate, openDatabase, type Db } from '../../src/store/database.js';
+import { RasClient } from '../fixtures/h323/ras-client.js';
+import { freePort } from '../helpers/ports.js';
+
+const log = pino({ level: process.env.KNUDE_TEST_H323_LOG ? 'debug' : 'silent' });
+const dir = mkdtempSync(join(tmpdir(), 'knude-h323-nb-'));
+
+function plan(file: string, org: string, block: string): { db: Db; plan: DialPlanStore; router: DialPlanRouter } {
+  const db = openDatabase(join(dir, file));
+  migrate(db, registrarMigrations);
+  const p = new DialPlanStore(db);
+  p.updateSettings({ countryCode: '46', nationalPrefix: '0', internationalPrefix: '00' });
+  p.createOrg({ name: org });
+  p.addBlock(org, block);
+  return { db, plan: p, router: new DialPlanRouter(p) };
+}
+
+function arq(c: RasClient, endpointIdentifier: string, dest: string, guid: number): RasMessage {
+  return {
+    admissionRequest: {
+      requestSeqNum: c.nextSeq(),
+      callType: { pointToPoint: null },
+      callModel: { direct: null },
+      endpointIdentifier,
+      destinationInfo: [{ dialedDigits: dest }],
+      srcInfo: [{ 'h323-ID': 'test' }],
+      bandWidth: 7680,
+      callReferenceValue: guid,
+      conferenceID: Buffer.alloc(16, guid),
+      activeMC: false,
+      answerCall: false,
+      canMapAlias: false,
+      callIdentifier: { guid: Buffer.alloc(16, guid) },
+      willSupplyUUIEs: false,
+      canMapSrcAlias: false,
+    },
+  };
+}
+
+describe('H.323 neighbour gatekeepers (LRQ)', () => {
+  const worlds = [plan('skane.db', 'region-skane', '+4640'), plan('vg.db', 'vgregion', '+4631')];
+  let skane: Gatekeeper;
+  let vg: Gatekeeper;
+  const clients: RasClient[] = [];
+
+  beforeAll(async () => {
+    const [pSkane, pVg, silent] = [await freePort('udp'), await freePort('udp'), await freePort('udp')];
+    // Endpoints register numbers inside their organisation's block (unplannedAliases: allow).
+    vg = await startGatekeeper({ router: worlds[1].router, plan: worlds[1].plan, config: parseGatekeeperConfig({ port: pVg, unplannedAliases: 'allow', neighbourGatekeepers: [`127.0.0.1:${pSkane}`] }), log });
+    skane = await startGatekeeper({
+      router: worlds[0].router,
+      plan: worlds[0].plan,
+      // The third neighbour never answers: it must not hold the call up past the timeout.
+      config: parseGatekeeperConfig({ port: pSkane, unplannedAliases: 'allow', neighbourGatekeepers: [`127.0.0.1:${pVg}`, `127.0.0.1:${silent}`], locationTimeoutMs: 1500 }),
+      log,
+    });
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    await skane?.stop();
+    await vg?.stop();
+    for (const w of worlds) w.db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('admits a call to an alias registered at the neighbour, with the address its LCF gave', async () => {
+    const alice = await RasClient.open({ host: '127.0.0.1', port: skane.port });
+    const bob = await RasClient.open({ host: '127.0.0.1', port: vg.port });
+    clients.push(alice, bob);
+    const a = await alice.request(alice.rrq([{ dialedDigits: '46401234' }]));
+    const b = await bob.request(bob.rrq([{ dialedDigits: '4631100' }]));
+    const aliceId = (a as { registrationConfirm: { endpointIdentifier: string } }).registrationConfirm.endpointIdentifier;
+    expect(b).toMatchObject({ registrationConfirm: {} });
+    const bobSignal = vg.registrations()[0]!.callSignalAddress[0]!;
+
+    const acf = (await alice.request(arq(alice, aliceId, '4631100', 1), 5000)) as { admissionConfirm?: { destCallSignalAddress: Parameters<typeof addressOf>[0] } };
+    expect(acf.admissionConfirm, JSON.stringify(acf)).toBeDefined();
+    const got = addressOf(acf.admissionConfirm!.destCallSignalAddress)!;
+    expect(`${got.host}:${got.port}`).toBe(bobSignal);
+
+    // Nobody has this alias: the neighbour's LRJ and the silent one's timeout give ARJ.
+    const started = Date.now();
+    const arj = await alice.request(arq(alice, aliceId, '4699999', 2), 5000);
+    expect(arj).toMatchObject({ admissionReject: {} });
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
