@@ -19,7 +19,7 @@ import { H225_PROTOCOL_ID, addressOf, encodeRas, ipv4Address, type AdmissionRequ
 import { AccountStore } from '../../src/registrar/accounts.js';
 import { registrarMigrations } from '../../src/registrar/migrations.js';
 import { migrate, openDatabase, type Db } from '../../src/store/database.js';
-import { RasClient } from '../fixtures/h323/ras-client.js';
+import { arq, RasClient } from '../fixtures/h323/ras-client.js';
 
 const log = pino({ level: 'silent' });
 const dir = mkdtempSync(join(tmpdir(), 'knude-h323-'));
@@ -59,28 +59,6 @@ function world(file: string): World {
 
 const seqOf = (m: RasMessage) => (Object.values(m)[0] as { requestSeqNum: number }).requestSeqNum;
 
-function arq(c: RasClient, endpointIdentifier: string, dest: string | null, guid: number, extra: Partial<AdmissionRequest> = {}): RasMessage {
-  return {
-    admissionRequest: {
-      requestSeqNum: c.nextSeq(),
-      callType: { pointToPoint: null },
-      callModel: { direct: null },
-      endpointIdentifier,
-      ...(dest ? { destinationInfo: [{ dialedDigits: dest }] } : {}),
-      srcInfo: [{ 'h323-ID': 'test' }],
-      bandWidth: 7680,
-      callReferenceValue: guid,
-      conferenceID: Buffer.alloc(16, guid),
-      activeMC: false,
-      answerCall: false,
-      canMapAlias: false,
-      callIdentifier: { guid: Buffer.alloc(16, guid) },
-      willSupplyUUIEs: false,
-      canMapSrcAlias: false,
-      ...extra,
-    },
-  };
-}
 
 function drq(c: RasClient, endpointIdentifier: string, guid: number, answeredCall = false): RasMessage {
   return {

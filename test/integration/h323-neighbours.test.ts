@@ -12,10 +12,10 @@ import { DialPlanRouter } from '../../src/dialplan/router.js';
 import { DialPlanStore } from '../../src/dialplan/store.js';
 import { parseGatekeeperConfig } from '../../src/h323/config.js';
 import { startGatekeeper, type Gatekeeper } from '../../src/h323/gatekeeper.js';
-import { addressOf, type RasMessage } from '../../src/h323/ras.js';
+import { addressOf } from '../../src/h323/ras.js';
 import { registrarMigrations } from '../../src/registrar/migrations.js';
 import { migrate, openDatabase, type Db } from '../../src/store/database.js';
-import { RasClient } from '../fixtures/h323/ras-client.js';
+import { arq, RasClient } from '../fixtures/h323/ras-client.js';
 import { freePort } from '../helpers/ports.js';
 
 const log = pino({ level: process.env.KNUDE_TEST_H323_LOG ? 'debug' : 'silent' });
@@ -31,27 +31,6 @@ function plan(file: string, org: string, block: string): { db: Db; plan: DialPla
   return { db, plan: p, router: new DialPlanRouter(p) };
 }
 
-function arq(c: RasClient, endpointIdentifier: string, dest: string, guid: number): RasMessage {
-  return {
-    admissionRequest: {
-      requestSeqNum: c.nextSeq(),
-      callType: { pointToPoint: null },
-      callModel: { direct: null },
-      endpointIdentifier,
-      destinationInfo: [{ dialedDigits: dest }],
-      srcInfo: [{ 'h323-ID': 'test' }],
-      bandWidth: 7680,
-      callReferenceValue: guid,
-      conferenceID: Buffer.alloc(16, guid),
-      activeMC: false,
-      answerCall: false,
-      canMapAlias: false,
-      callIdentifier: { guid: Buffer.alloc(16, guid) },
-      willSupplyUUIEs: false,
-      canMapSrcAlias: false,
-    },
-  };
-}
 
 describe('H.323 neighbour gatekeepers (LRQ)', () => {
   const worlds = [plan('skane.db', 'region-skane', '+4640'), plan('vg.db', 'vgregion', '+4631')];
