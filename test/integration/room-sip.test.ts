@@ -273,6 +273,14 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     expect(final).toMatch(/Min-SE: 90/);
   }, 60_000);
 
+  it('takes a late offer (INVITE without SDP): offers SRTP in the 200, reads the answer in the ACK', async () => {
+    const r = runSipp({ scenario: 'uac-late-offer-savp.xml', target: k.sip, service: '+46405000', timeoutMs: 40_000 });
+    await expect.poll(() => k.node.rooms.manager!.participants('akut-lund').map((p) => p.kind), { timeout: 10_000 }).toEqual(['sip']);
+    const done = await r;
+    expect(done.ok, done.stdout.slice(-500)).toBe(true);
+    await countersBackToZero();
+  }, 60_000);
+
   it('an endpoint that sends no media is hung up after the media timeout, and its port comes back', async () => {
     // SIPp sends no RTP at all: after the configured 8 s knude sends BYE with a Reason.
     const started = Date.now();

@@ -20,7 +20,7 @@ import { UdpPortRange } from '../../media/relay/ports.js';
 import { SipLegRelay, type JanusTargets, type RelayStreamSpec, type StreamStats } from '../../media/relay/leg-relay.js';
 import { dtlsCertificate } from '../../media/relay/dtls.js';
 import type { RoomVideoSwitches } from '../../media/relay/room-switches.js';
-import { checkOfferSecurity, negotiate, renegotiate, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type SrtpSuite } from '../../media/sdp/index.js';
+import { buildOffer, checkOfferSecurity, negotiate, readAnswer, renegotiate, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type SrtpSuite } from '../../media/sdp/index.js';
 import { promptFrames, type PromptCodec, type PromptName } from '../../media/prompts/index.js';
 import { generateKeyParams } from '../../media/srtp/index.js';
 import { AdmissionError, MediaUnavailableError, type RoomManager } from '../../rooms/manager.js';
@@ -216,20 +216,18 @@ class RoomCall {
   private async setUp(): Promise<void> {
     const { config } = this.deps;
     const offer = String(this.req.body ?? '');
-    if (!offer.trim()) {
-      // Late offer (no SDP in the INVITE) is not supported yet: say so rather than guess.
-      this.refuse(488, { Warning: warning('an SDP offer in the INVITE is required (late offer is not supported)') });
-      return this.end('late offer', 'system');
-    }
+    // Late offer (no SDP in the INVITE, as behind some call managers): knude offers in the 200
+    // and the endpoint answers in the ACK, checked by the same policy.
+    const lateOffer = !offer.trim();
     // 1. Security first: it costs nothing and must refuse before anything is reserved.
-    const security = checkOfferSecurity(offer, { allowedSuites: config.suites, allowDtls: true });
-    if (!security.ok) {
+    const security = lateOffer ? undefined : checkOfferSecurity(offer, { allowedSuites: config.suites, allowDtls: true });
+    if (security && !security.ok) {
       this.log.info({ reason: security.reason }, 'room call refused by the SRTP policy');
       this.refuse(security.status, { Warning: security.warning });
       return this.end(`${security.status} ${security.reason}`, 'system');
     }
-    const wantsVideo = security.media.some((m) => m.type === 'video' && m.port !== 0 && m.keying !== 'none');
-    if (security.media.some((m) => m.keying === 'dtls')) this.dtlsFingerprint = (await dtlsCertificate()).fingerprint;
+    const wantsVideo = security ? security.media.some((m) => m.type === 'video' && m.port !== 0 && m.keying !== 'none') : true;
+    if (security?.media.some((m) => m.keying === 'dtls')) this.dtlsFingerprint = (await dtlsCertificate()).fingerprint;
 
     // 2. Session timer bounds (RFC 4028 5): too short an interval is answered 422 with our minimum.
     const brief = tooBrief(this.req, config);
@@ -263,6 +261,7 @@ class RoomCall {
     this.relay = relay;
     relay.on('dtls-connected', (_kind, suite) => (this.dtlsSuite = `DTLS-SRTP ${suite}`));
     relay.on('dtls-failed', () => void this.end('DTLS-SRTP handshake failed', 'system', 'SIP;cause=488;text="DTLS-SRTP handshake failed"'));
+    if (lateOffer) return this.lateOffer(room);
     const answer = negotiate(offer, this.capabilities());
     if (!answer.ok) {
       this.refuse(answer.status, { Warning: answer.warning });
@@ -282,6 +281,49 @@ class RoomCall {
       await this.answer(answer.answerSdp, true);
       await this.collectPin();
     }
+  }
+
+  /**
+   * The late-offer path: our offer goes in the 200, the endpoint's answer comes in the ACK.
+   * Rooms without a PIN admit before answering (a refusal is still a final response); media
+   * joins once the answer is read, since only then are codecs and keys known.
+   */
+  private async lateOffer(room: { hostPin?: string; guestPin?: string }): Promise<void> {
+    const pending = buildOffer(this.capabilities());
+    const needsPin = !!(room.hostPin || room.guestPin);
+    if (!needsPin && !(await this.admit(undefined))) return;
+    const acked = new Promise<string | undefined>((resolve) => {
+      this.ackWaiter = resolve;
+      setTimeout(() => resolve(undefined), 32_000).unref(); // Timer H: the 200 was never ACKed
+    });
+    await this.answer(pending.offerSdp, false, true);
+    if (this.ended || !this.dialog) return;
+    const ackSdp = await acked;
+    if (this.ended) return;
+    if (!ackSdp?.trim()) return void this.end('no SDP answer in the ACK', 'system', 'SIP;cause=488;text="the ACK carried no SDP answer to our offer"');
+    const answer = readAnswer(pending, ackSdp);
+    if (!answer.ok) {
+      this.log.info({ reason: answer.reason }, 'late-offer answer refused by the SRTP policy');
+      return void this.end(`488 ${answer.reason}`, 'system', `SIP;cause=488;text="${answer.warning.replace(/^399 knude "|"$/g, '').replace(/"/g, "'")}"`);
+    }
+    this.negotiated = answer;
+    if (!answer.video && this.kind === 'video') this.kind = 'audio';
+    if (needsPin) {
+      this.startPinMedia();
+      await this.collectPin();
+    } else {
+      await this.joinMedia();
+    }
+    this.log.info({ kind: this.kind, srtp: answer.audio.crypto.suite, video: answer.video?.codec }, 'SIP endpoint in the room (late offer)');
+  }
+
+  private ackWaiter: ((sdp: string | undefined) => void) | undefined;
+
+  /** Before admission (PIN rooms): the relay runs so the prompt plays and DTMF is read. */
+  private startPinMedia(): void {
+    this.relay!.configure(this.relaySpecs(this.negotiated!), { audio: { host: '127.0.0.1', port: 9 } });
+    this.relay!.on('dtmf', (d) => this.onDigit(d));
+    this.relay!.on('media-timeout', () => void this.end('media timeout', 'system', 'SIP;cause=408;text="no media received"'));
   }
 
   private capabilities(): LocalCapabilities {
@@ -380,7 +422,7 @@ class RoomCall {
   }
 
   /** 200 OK, the dialog, and its in-dialog handlers. */
-  private async answer(sdp: string, pinPending = false): Promise<void> {
+  private async answer(sdp: string, pinPending = false, offerInAnswer = false): Promise<void> {
     this.sessionTimer = new SessionTimer(this.req, this.deps.config, () => void this.end('session timer expired', 'system', 'SIP;cause=408;text="session timer expired"'));
     const headers = this.sessionTimer.headers();
     if (this.ended) return;
@@ -398,12 +440,9 @@ class RoomCall {
       await hangUp(dialog);
       return;
     }
-    if (pinPending) {
-      // The relay runs from the answer on so DTMF (RFC 4733) arrives; Janus is joined after the PIN.
-      this.relay!.configure(this.relaySpecs(this.negotiated!), { audio: { host: '127.0.0.1', port: 9 } });
-      this.relay!.on('dtmf', (d) => this.onDigit(d));
-      this.relay!.on('media-timeout', () => void this.end('media timeout', 'system', 'SIP;cause=408;text="no media received"'));
-    }
+    // The relay runs from the answer on so DTMF (RFC 4733) arrives; Janus is joined after the PIN.
+    if (pinPending) this.startPinMedia();
+    if (offerInAnswer) (dialog as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (ack) => this.ackWaiter?.(String(ack.body ?? '')));
     dialog.on('destroy', () => void this.end('BYE from the endpoint', 'caller'));
     dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onModify(req, res));
     dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onModify(req, res));
@@ -413,7 +452,7 @@ class RoomCall {
       if (digit) this.onDigit(digit);
     });
     this.sessionTimer.refreshed();
-    this.log.info({ kind: this.kind, srtp: this.negotiated?.audio.dtls ? 'DTLS-SRTP' : this.negotiated?.audio.crypto.suite, video: this.negotiated?.video?.codec }, 'SIP endpoint in the room');
+    if (!offerInAnswer) this.log.info({ kind: this.kind, srtp: this.negotiated?.audio.dtls ? 'DTLS-SRTP' : this.negotiated?.audio.crypto.suite, video: this.negotiated?.video?.codec }, 'SIP endpoint in the room');
   }
 
   private onModify(req: Srf.SrfRequest, res: Srf.SrfResponse): void {
@@ -518,6 +557,7 @@ class RoomCall {
     this.forget();
     this.sessionTimer?.stop();
     if (this.pinWaiter) this.pinWaiter(undefined);
+    this.ackWaiter?.(undefined);
     const stats = this.relay?.stats();
     if (this.dialog && side !== 'caller') await hangUp(this.dialog, reason);
     this.video?.sub.close();
