@@ -3,10 +3,10 @@
  * room that SIP endpoints (one mixed audio stream) will join via plain RTP.
  */
 import { AudioBridgeError, JanusError, type JanusHandle, type Jsep, type PluginResponse } from './client.js';
+import { checkAnswer, RoomAdmin, type Json, type RoomPlugin } from './room-admin.js';
 
 export const AUDIOBRIDGE_PLUGIN = 'janus.plugin.audiobridge';
 
-type Json = Record<string, unknown>;
 
 export interface AudioBridgeCreate {
   room: number;
@@ -59,52 +59,16 @@ export interface AudioBridgeJoined {
   rtp?: AudioBridgeRtp;
 }
 
+const PLUGIN: RoomPlugin = { field: 'audiobridge', label: 'AudioBridge', name: AUDIOBRIDGE_PLUGIN, unknownError: AudioBridgeError.UNKNOWN_ERROR };
+
 function check(res: PluginResponse, expected: string | string[], what: string): Json {
-  const got = res.data.audiobridge;
-  const ok = Array.isArray(expected) ? expected.includes(String(got)) : got === expected;
-  if (!ok) throw new JanusError(AudioBridgeError.UNKNOWN_ERROR, `unexpected AudioBridge answer to ${what}: ${JSON.stringify(res.data)}`, AUDIOBRIDGE_PLUGIN);
-  return res.data;
+  return checkAnswer(PLUGIN, res, expected, what);
 }
 
 /** Room-level (synchronous) AudioBridge requests on any AudioBridge handle. */
-export class AudioBridgeAdmin {
-  constructor(
-    readonly handle: JanusHandle,
-    private readonly adminKey?: string,
-  ) {}
-
-  private key(): Json {
-    return this.adminKey ? { admin_key: this.adminKey } : {};
-  }
-
-  async create(opts: AudioBridgeCreate): Promise<number> {
-    const res = await this.handle.message({ request: 'create', permanent: false, sampling_rate: 48000, ...opts, ...this.key() });
-    return Number(check(res, 'created', 'create').room);
-  }
-
-  async destroy(room: number, secret?: string): Promise<void> {
-    const res = await this.handle.message({ request: 'destroy', room, permanent: false, ...(secret ? { secret } : {}) });
-    check(res, 'destroyed', 'destroy');
-  }
-
-  async exists(room: number): Promise<boolean> {
-    const res = await this.handle.message({ request: 'exists', room });
-    return check(res, 'success', 'exists').exists === true;
-  }
-
-  async list(): Promise<AudioBridgeInfo[]> {
-    const res = await this.handle.message({ request: 'list', ...this.key() });
-    return (check(res, 'success', 'list').list ?? []) as AudioBridgeInfo[];
-  }
-
-  async listParticipants(room: number): Promise<AudioBridgeParticipantInfo[]> {
-    const res = await this.handle.message({ request: 'listparticipants', room });
-    return (check(res, 'participants', 'listparticipants').participants ?? []) as AudioBridgeParticipantInfo[];
-  }
-
-  async kick(room: number, id: number, secret?: string): Promise<void> {
-    const res = await this.handle.message({ request: 'kick', room, id, ...(secret ? { secret } : {}) });
-    check(res, 'success', 'kick');
+export class AudioBridgeAdmin extends RoomAdmin<AudioBridgeCreate, AudioBridgeInfo, AudioBridgeParticipantInfo> {
+  constructor(handle: JanusHandle, adminKey?: string) {
+    super(handle, PLUGIN, adminKey, { sampling_rate: 48000 });
   }
 
   async mute(room: number, id: number, muted: boolean, secret?: string): Promise<void> {

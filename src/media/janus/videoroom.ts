@@ -4,10 +4,10 @@
  * (plain-RTP feeds that enter a room without a WebRTC handle; for SIP legs later).
  */
 import { JanusError, VideoRoomError, type JanusHandle, type Jsep, type PluginResponse } from './client.js';
+import { checkAnswer, RoomAdmin, type Json, type RoomPlugin } from './room-admin.js';
 
 export const VIDEOROOM_PLUGIN = 'janus.plugin.videoroom';
 
-type Json = Record<string, unknown>;
 
 export interface VideoRoomCreate {
   room: number;
@@ -158,54 +158,16 @@ export interface RtpForwarder {
   srtp?: boolean;
 }
 
+const PLUGIN: RoomPlugin = { field: 'videoroom', label: 'VideoRoom', name: VIDEOROOM_PLUGIN, unknownError: VideoRoomError.UNKNOWN_ERROR };
+
 function check(res: PluginResponse, expected: string | string[], what: string): Json {
-  const got = res.data.videoroom;
-  const ok = Array.isArray(expected) ? expected.includes(String(got)) : got === expected;
-  if (!ok) throw new JanusError(VideoRoomError.UNKNOWN_ERROR, `unexpected VideoRoom answer to ${what}: ${JSON.stringify(res.data)}`, VIDEOROOM_PLUGIN);
-  return res.data;
+  return checkAnswer(PLUGIN, res, expected, what);
 }
 
 /** Room-level (synchronous) VideoRoom requests on any VideoRoom handle. */
-export class VideoRoomAdmin {
-  constructor(
-    readonly handle: JanusHandle,
-    /** The plugin's admin_key: required by create (and rtp forwarding) when configured. */
-    private readonly adminKey?: string,
-  ) {}
-
-  private key(): Json {
-    return this.adminKey ? { admin_key: this.adminKey } : {};
-  }
-
-  async create(opts: VideoRoomCreate): Promise<number> {
-    const res = await this.handle.message({ request: 'create', permanent: false, ...opts, ...this.key() });
-    return Number(check(res, 'created', 'create').room);
-  }
-
-  async destroy(room: number, secret?: string): Promise<void> {
-    const res = await this.handle.message({ request: 'destroy', room, permanent: false, ...(secret ? { secret } : {}) });
-    check(res, 'destroyed', 'destroy');
-  }
-
-  async exists(room: number): Promise<boolean> {
-    const res = await this.handle.message({ request: 'exists', room });
-    return check(res, 'success', 'exists').exists === true;
-  }
-
-  /** All rooms, private ones included (the admin_key is sent). */
-  async list(): Promise<VideoRoomInfo[]> {
-    const res = await this.handle.message({ request: 'list', ...this.key() });
-    return (check(res, 'success', 'list').list ?? []) as VideoRoomInfo[];
-  }
-
-  async listParticipants(room: number): Promise<VideoRoomParticipant[]> {
-    const res = await this.handle.message({ request: 'listparticipants', room });
-    return (check(res, 'participants', 'listparticipants').participants ?? []) as VideoRoomParticipant[];
-  }
-
-  async kick(room: number, id: number, secret?: string): Promise<void> {
-    const res = await this.handle.message({ request: 'kick', room, id, ...(secret ? { secret } : {}) });
-    check(res, 'success', 'kick');
+export class VideoRoomAdmin extends RoomAdmin<VideoRoomCreate, VideoRoomInfo, VideoRoomParticipant> {
+  constructor(handle: JanusHandle, adminKey?: string) {
+    super(handle, PLUGIN, adminKey);
   }
 
   /** Mutes/unmutes one stream of a participant as the room's moderator. */
