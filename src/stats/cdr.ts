@@ -401,16 +401,7 @@ export class CdrStore {
 
   /** Stores several ended legs in one transaction: all of them or none. */
   writeLegs(recs: readonly LegRecordInput[]): LegRecord[] {
-    const legs = recs.map((r) => normaliseLeg(r, this.node));
-    try {
-      this.db.transaction(() => {
-        for (const l of legs) this.stmts.insertLeg.run(legToRow(l));
-      })();
-    } catch (err) {
-      if (isUniqueViolation(err)) throw new RecordConflictError(`a call record with one of the ids ${legs.map((l) => l.id).join(', ').slice(0, 200)} exists already`);
-      throw err;
-    }
-    return legs;
+    return this.insertAll(recs.map((r) => normaliseLeg(r, this.node)), (l) => this.stmts.insertLeg.run(legToRow(l)), 'call record');
   }
 
   writeMeeting(rec: MeetingRecordInput): MeetingRecord {
@@ -418,27 +409,34 @@ export class CdrStore {
   }
 
   writeMeetings(recs: readonly MeetingRecordInput[]): MeetingRecord[] {
-    const meetings = recs.map((r) => normaliseMeeting(r, this.node));
+    return this.insertAll(
+      recs.map((r) => normaliseMeeting(r, this.node)),
+      (m) =>
+        this.stmts.insertMeeting.run({
+          id: m.id,
+          node: m.node,
+          room_id: m.roomId,
+          org: m.org,
+          opened_at: m.opened,
+          closed_at: m.closed,
+          participants: m.participants,
+          peak_participants: m.peakParticipants,
+        }),
+      'meeting record',
+    );
+  }
+
+  /** Inserts records in one transaction, all or none; a record id that exists already is a RecordConflictError. */
+  private insertAll<T extends { id: string }>(records: T[], insert: (r: T) => unknown, what: string): T[] {
     try {
       this.db.transaction(() => {
-        for (const m of meetings) {
-          this.stmts.insertMeeting.run({
-            id: m.id,
-            node: m.node,
-            room_id: m.roomId,
-            org: m.org,
-            opened_at: m.opened,
-            closed_at: m.closed,
-            participants: m.participants,
-            peak_participants: m.peakParticipants,
-          });
-        }
+        for (const r of records) insert(r);
       })();
     } catch (err) {
-      if (isUniqueViolation(err)) throw new RecordConflictError(`a meeting record with one of the ids ${meetings.map((m) => m.id).join(', ').slice(0, 200)} exists already`);
+      if (isUniqueViolation(err)) throw new RecordConflictError(`a ${what} with one of the ids ${records.map((r) => r.id).join(', ').slice(0, 200)} exists already`);
       throw err;
     }
-    return meetings;
+    return records;
   }
 
   /** Legs that began in [from, to) or were still running at `from`, by start time. */
