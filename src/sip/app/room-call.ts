@@ -261,6 +261,8 @@ class RoomCall {
     this.relay = relay;
     relay.on('dtls-connected', (_kind, suite) => (this.dtlsSuite = `DTLS-SRTP ${suite}`));
     relay.on('dtls-failed', () => void this.end('DTLS-SRTP handshake failed', 'system', 'SIP;cause=488;text="DTLS-SRTP handshake failed"'));
+    relay.on('dtmf', (d) => this.onDigit(d));
+    relay.on('media-timeout', () => void this.end('media timeout', 'system', 'SIP;cause=408;text="no media received"'));
     if (lateOffer) return this.lateOffer(room);
     const answer = negotiate(offer, this.capabilities());
     if (!answer.ok) {
@@ -322,8 +324,6 @@ class RoomCall {
   /** Before admission (PIN rooms): the relay runs so the prompt plays and DTMF is read. */
   private startPinMedia(): void {
     this.relay!.configure(this.relaySpecs(this.negotiated!), { audio: { host: '127.0.0.1', port: 9 } });
-    this.relay!.on('dtmf', (d) => this.onDigit(d));
-    this.relay!.on('media-timeout', () => void this.end('media timeout', 'system', 'SIP;cause=408;text="no media received"'));
   }
 
   private capabilities(): LocalCapabilities {
@@ -383,8 +383,6 @@ class RoomCall {
     }
     this.leg.on('hangup', (d) => void this.end(`media server: ${(d as { reason?: string })?.reason ?? 'gone'}`, 'system', 'SIP;cause=503;text="meeting media restarted"'));
     this.relay!.configure(this.relaySpecs(n), this.janusTargets(audioLevelExtId));
-    this.relay!.on('media-timeout', () => void this.end('media timeout', 'system', 'SIP;cause=408;text="no media received"'));
-    this.relay!.on('dtmf', (d) => this.onDigit(d));
     if (n.video && video) {
       const sw = await this.deps.switches.acquire(this.roomId);
       const relay = this.relay!;
