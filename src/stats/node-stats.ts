@@ -70,11 +70,30 @@ export class NodeStats {
       },
     });
     const capacity = deps.capacity;
+    // One query in flight at a time: at hundreds of calls per second every reserve and release
+    // would otherwise cost a usage() query (a round trip to PostgreSQL when shared). A change
+    // during a query is picked up by one more query after it.
+    let inFlight = false;
+    let again = false;
     const update = () => {
-      capacity.usage().then(
-        (u) => (this.usage = u),
-        (err: Error) => deps.log.debug({ err: err.message }, 'capacity usage unavailable'),
-      );
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      capacity
+        .usage()
+        .then(
+          (u) => (this.usage = u),
+          (err: Error) => deps.log.debug({ err: err.message }, 'capacity usage unavailable'),
+        )
+        .finally(() => {
+          inFlight = false;
+          if (again) {
+            again = false;
+            update();
+          }
+        });
     };
     capacity.on('reserve', update);
     capacity.on('release', update);
