@@ -436,8 +436,6 @@ export class JanusMediaPlane implements MediaPlane {
         const onTalking = (t: Parameters<JanusSipLeg['talkingChanged']>[0] & { feedId: number }) => {
           if (t.feedId === leg.feedId) leg.talkingChanged(t);
         };
-        // One listener per SIP leg of the room (bounded by the room's size), removed as it leaves.
-        watcher.setMaxListeners(0);
         watcher.on('talking', onTalking);
         // The watcher outlives the leg (it serves the room): take the listener off when the leg goes.
         this.sipLegCleanup.set(leg, () => watcher.off('talking', onTalking));
@@ -460,6 +458,8 @@ export class JanusMediaPlane implements MediaPlane {
     let w = this.watchers.get(roomId);
     if (!w) {
       const watcher = new RoomWatcher(client, janusRoomId(roomId), this.log);
+      // One talking listener per SIP leg of the room (bounded by the room's size), removed as it leaves.
+      watcher.setMaxListeners(0);
       w = watcher.start().then(() => {
         watcher.on('gone', () => {
           if (this.watchers.get(roomId) === w) this.watchers.delete(roomId);
