@@ -97,6 +97,8 @@ async function baresipCalls(echoKey: (result: Extract<AnswerResult, { ok: true }
     join(dir, 'config'),
     [
       `sip_listen 127.0.0.1:${await freePort('both')}`,
+      // UDP only: otherwise baresip also binds TLS on a port next to sip_listen that nobody checked is free
+      'sip_transports udp',
       'audio_source ausine,440',
       'module_path /usr/lib/baresip/modules',
       'module g711.so',
