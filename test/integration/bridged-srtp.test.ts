@@ -2,6 +2,8 @@
  * The SRTP policy on bridged calls (endpoint to endpoint): an offer without encryption is
  * refused with 488 and a Warning before anyone rings; an SRTP offer answered with SRTP is
  * connected; a callee answering an SRTP offer with plain RTP gets a BYE and the caller 488.
+ * A delayed offer (INVITE without SDP) is passed through: the callee's offer in its 200 and the
+ * caller's answer in its ACK are held to the same policy.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
@@ -25,11 +27,11 @@ describe.skipIf(!!skipReason)('SRTP required on bridged calls', () => {
     await k?.stop();
   });
 
-  async function bob(scenario: string) {
+  async function bob(scenario: string, keys: Record<string, string | number> = {}) {
     const port = await freePort('both');
     const reg = await runSipp({ scenario: 'register-auth.xml', target: k.sip, localPort: port, service: 'bob', auth: { user: 'bob', password: 'bob-pw' }, keys: { expires: 300 }, timeoutMs: 10_000 });
     expect(reg.ok, describeSippResult(reg)).toBe(true);
-    return startSippServer({ scenario, localPort: port, service: 'bob', count: 1, timeoutMs: 30_000 });
+    return startSippServer({ scenario, localPort: port, service: 'bob', count: 1, timeoutMs: 30_000, keys });
   }
 
   const alice = (scenario: string, keys: Record<string, string | number> = {}) =>
@@ -60,4 +62,37 @@ describe.skipIf(!!skipReason)('SRTP required on bridged calls', () => {
     expect(c.ok, describeSippResult(c)).toBe(true);
     await expect.poll(async () => (await k.node.capacity.usage()).ports).toBe(0);
   }, 60_000);
+
+  describe('delayed offer (INVITE without SDP)', () => {
+    it("passes it through: the callee offers SRTP in its 200, the caller's SRTP answer reaches it in the ACK", async () => {
+      const callee = await bob('uas-offer-in-200.xml');
+      const r = await alice('uac-late-offer-auth.xml', { expect: 'connected' });
+      expect(r.ok, describeSippResult(r)).toBe(true);
+      const c = await callee.done;
+      expect(c.ok, describeSippResult(c)).toBe(true);
+      const legs = k.node.stats.cdr.legs({ from: new Date(Date.now() - 60_000), to: new Date(Date.now() + 1000) });
+      // Counted as video (what the port would cost before the offer is known); the suite is the callee's offer's.
+      const rec = legs.filter((l) => l.callerOrg === 'region-skane' && l.answer).at(-1);
+      expect(rec).toMatchObject({ kind: 'video', srtpSuite: 'AES_CM_128_HMAC_SHA1_80', cause: { text: 'BYE', side: 'caller' } });
+      await expect.poll(async () => (await k.node.capacity.usage()).ports).toBe(0);
+    }, 60_000);
+
+    it("refuses a callee's plain RTP offer: the caller gets 488, the callee its ACK and a BYE", async () => {
+      const callee = await bob('uas-offer-in-200.xml', { offer_proto: 'RTP/AVP', ack_answer: 0 });
+      const r = await alice('uac-late-offer-auth.xml', { expect: 'refused' });
+      expect(r.ok, describeSippResult(r)).toBe(true);
+      const c = await callee.done;
+      expect(c.ok, describeSippResult(c)).toBe(true);
+      await expect.poll(async () => (await k.node.capacity.usage()).ports).toBe(0);
+    }, 60_000);
+
+    it("hangs up both sides when the caller's answer in the ACK drops SRTP", async () => {
+      const callee = await bob('uas-offer-in-200.xml', { ack_answer: 0 });
+      const r = await alice('uac-late-offer-auth.xml', { expect: 'hung-up', answer_proto: 'RTP/AVP' });
+      expect(r.ok, describeSippResult(r)).toBe(true);
+      const c = await callee.done;
+      expect(c.ok, describeSippResult(c)).toBe(true);
+      await expect.poll(async () => (await k.node.capacity.usage()).ports).toBe(0);
+    }, 60_000);
+  });
 });

@@ -168,6 +168,31 @@ describe.skipIf(!haveSipp)('sipp scenarios (sipp against sipp)', () => {
     rmSync(uac.traceDir as string, { recursive: true, force: true });
   });
 
+  it('uac-late-offer-auth -> uas-offer-in-200: the offer in the 200, the answer in the ACK', async () => {
+    const uas = await startSippServer({ scenario: 'uas-offer-in-200.xml', count: 1, timeoutMs: 10_000 });
+    const uac = await runSipp({ scenario: 'uac-late-offer-auth.xml', target: uas.address, timeoutMs: 8000 });
+    expectOk(uac);
+    expectOk(await uas.done);
+  });
+
+  it('uac-late-offer-auth fails when the outcome is not the expected one', async () => {
+    const uas = await startSippServer({ scenario: 'uas-offer-in-200.xml', count: 1, timeoutMs: 10_000 });
+    const uac = await runSipp({ scenario: 'uac-late-offer-auth.xml', target: uas.address, keys: { expect: 'refused' }, timeoutMs: 8000 });
+    expect(uac.ok).toBe(false);
+    expect(uac.failed).toBe(1);
+    await uas.done;
+    if (uac.traceDir) rmSync(uac.traceDir, { recursive: true, force: true });
+  });
+
+  it('uas-offer-in-200 fails when the ACK does not carry an SRTP answer', async () => {
+    const uas = await startSippServer({ scenario: 'uas-offer-in-200.xml', count: 1, timeoutMs: 10_000 });
+    const uac = await runSipp({ scenario: 'uac-late-offer-auth.xml', target: uas.address, keys: { answer_proto: 'RTP/AVP' }, timeoutMs: 8000 });
+    const server = await uas.done;
+    expect(server.ok).toBe(false);
+    expect(server.failed).toBe(1);
+    for (const r of [uac, server]) if (r.traceDir) rmSync(r.traceDir, { recursive: true, force: true });
+  });
+
   it('uac-recv-bye <- uas-bye: the callee hangs up', async () => {
     const uas = await startSippServer({ scenario: 'uas-bye.xml', count: 1, keys: { hold_ms: 200 }, timeoutMs: 10_000 });
     const uac = await runSipp({ scenario: 'uac-recv-bye.xml', target: uas.address, timeoutMs: 6000 });

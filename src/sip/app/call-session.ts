@@ -46,6 +46,25 @@ export type CallEnd =
   | { outcome: 'failed'; status: number; reason: string }
   | { outcome: 'cancelled' };
 
+/**
+ * A callee's 200 to an INVITE without SDP (delayed offer, RFC 3264 5): its offer, not yet
+ * ACKed. srf's 3PCC result: `ack(answer)` completes the dialog, `destroy()` ACKs and hangs up.
+ */
+interface PendingOffer {
+  sdp: string;
+  ack(answer: string): Promise<Srf.Dialog>;
+  destroy(): Promise<void>;
+}
+
+type Answered = Srf.Dialog | PendingOffer;
+
+function isPending(a: Answered): a is PendingOffer {
+  return typeof (a as PendingOffer).ack === 'function' && typeof (a as PendingOffer).sdp === 'string';
+}
+
+/** How long the caller has to ACK our 200 (64*T1, RFC 3261 13.3.1.4). */
+const ACK_TIMEOUT_MS = 32_000;
+
 interface Leg {
   target: CallTarget;
   request: Srf.SrfRequest | undefined;
@@ -83,8 +102,12 @@ export class CallSession {
   private provisionalSent = false;
   private ringTimer: NodeJS.Timeout | undefined;
   private failures: Array<{ status: number; reason: string }> = [];
+  /** The SDP offer of the call: the caller's, or with a delayed offer the callee's. */
+  offer: string | undefined;
 
-  constructor(private readonly o: CallSessionOptions) {}
+  constructor(private readonly o: CallSessionOptions) {
+    this.offer = String(o.req.body ?? '').trim() ? String(o.req.body) : undefined;
+  }
 
   run(): Promise<CallEnd> {
     const { req } = this.o;
@@ -111,8 +134,8 @@ export class CallSession {
     return leg;
   }
 
-  private answer(uac: Srf.Dialog, resolve: (end: CallEnd) => void): void {
-    this.connect(uac).then(resolve, (err) => {
+  private answer(uac: Answered, resolve: (end: CallEnd) => void): void {
+    (isPending(uac) ? this.connectLateOffer(uac) : this.connect(uac)).then(resolve, (err) => {
       this.o.log.warn({ err: (err as Error).message }, 'connecting the caller failed');
       resolve({ outcome: 'failed', status: 500, reason: 'caller leg failed' });
     });
@@ -180,11 +203,19 @@ export class CallSession {
     return this.failures.some((f) => f.reason === 'no answer' && f.status === 480);
   }
 
-  private async dial(leg: Leg): Promise<Srf.Dialog | undefined> {
+  /** The caller's INVITE had no SDP: the callee's 200 will carry the offer (RFC 3264 5). */
+  private get lateOffer(): boolean {
+    return !String(this.o.req.body ?? '').trim();
+  }
+
+  private async dial(leg: Leg): Promise<Answered | undefined> {
     const { srf, req } = this.o;
-    const uac = await srf.createUAC(
+    // A delayed offer is passed on as one: the callee offers in its 200, the caller answers in
+    // its ACK, and only then is the callee ACKed (srf's 3PCC mode, noAck).
+    const media = this.lateOffer ? { noAck: true } : { localSdp: req.body };
+    const uac: Answered = await srf.createUAC(
       leg.target.uri,
-      { localSdp: req.body, headers: this.o.headers, proxy: leg.target.proxy, auth: leg.target.auth } as Srf.CreateUACOptions,
+      { ...media, headers: this.o.headers, proxy: leg.target.proxy, auth: leg.target.auth } as Srf.CreateUACOptions,
       {
         // srf calls it node-style: (err, request as sent).
         cbRequest: ((err: unknown, sent: Srf.SrfRequest) => {
@@ -215,6 +246,14 @@ export class CallSession {
 
   private async connect(uac: Srf.Dialog): Promise<CallEnd> {
     const { srf, req, res } = this.o;
+    if (this.lateOffer) {
+      // The callee answered an offerless INVITE without an offer of its own (RFC 3264 5 says
+      // it must offer): there is no media to connect.
+      const reason = "the callee's 200 carried no SDP offer";
+      quietly(uac.destroy({ headers: { Reason: `SIP;cause=488;text="${reason}"` } }));
+      if (!res.finalResponseSent) res.send(488, { headers: { Warning: `399 knude "${reason}"` } });
+      return { outcome: 'failed', status: 488, reason };
+    }
     const refused = this.o.security?.answer(String(req.body ?? ''), String(uac.remote.sdp ?? ''));
     if (refused) {
       // The callee answered without the encryption the policy demands: neither side gets a call.
@@ -223,9 +262,74 @@ export class CallSession {
       if (!res.finalResponseSent) res.send(488, { headers: { Warning: refused } });
       return { outcome: 'failed', status: 488, reason: refused };
     }
-    let expire = () => {};
-    const timer = this.o.sessionTimer ? new SessionTimer(req, this.o.sessionTimer, () => expire()) : undefined;
-    const uas = await srf.createUAS(req, res, { localSdp: uac.remote.sdp, ...(timer ? { headers: timer.headers() } : {}) });
+    const timer = this.sessionTimer();
+    const uas = await srf.createUAS(req, res, { localSdp: uac.remote.sdp, ...(timer.timer ? { headers: timer.timer.headers() } : {}) });
+    return this.bridge(uas, uac, timer);
+  }
+
+  /**
+   * Delayed offer: the callee's offer (checked by the policy) goes to the caller in our 200,
+   * the caller's answer (checked against it) to the callee in its ACK. A refusal on either
+   * side ends both legs: the caller with 488 while it has no final response, with BYE after.
+   */
+  private async connectLateOffer(pending: PendingOffer): Promise<CallEnd> {
+    const { srf, req, res, log } = this.o;
+    const callId = req.get('Call-ID');
+    this.offer = pending.sdp;
+    const refusedOffer = this.o.security?.offer(pending.sdp);
+    if (refusedOffer) {
+      log.info({ callId, refused: refusedOffer }, "callee's offer refused by the SRTP policy");
+      quietly(pending.destroy());
+      if (!res.finalResponseSent) res.send(488, { headers: { Warning: refusedOffer } });
+      return { outcome: 'failed', status: 488, reason: refusedOffer };
+    }
+    const timer = this.sessionTimer();
+    let uas: Srf.Dialog;
+    try {
+      uas = await srf.createUAS(req, res, { localSdp: pending.sdp, ...(timer.timer ? { headers: timer.timer.headers() } : {}) });
+    } catch (err) {
+      quietly(pending.destroy());
+      throw err;
+    }
+    const ack = await new Promise<Srf.SrfRequest | undefined>((resolve) => {
+      const giveUp = setTimeout(() => resolve(undefined), ACK_TIMEOUT_MS);
+      (uas as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (a) => {
+        clearTimeout(giveUp);
+        resolve(a);
+      });
+      uas.once('destroy', () => {
+        clearTimeout(giveUp);
+        resolve(undefined);
+      });
+    });
+    const answer = String(ack?.body ?? '');
+    const refused = !ack
+      ? 'the caller never acknowledged the answer'
+      : !answer.trim()
+        ? 'the caller acknowledged an offer without an SDP answer'
+        : this.o.security?.answer(pending.sdp, answer);
+    if (refused) {
+      log.info({ callId, refused }, "caller's answer to a delayed offer refused");
+      const reason = { headers: { Reason: `SIP;cause=488;text="${refused.replace(/"/g, "'")}"` } };
+      quietly(pending.destroy());
+      quietly(uas.destroy(reason));
+      timer.timer?.stop();
+      return { outcome: 'failed', status: 488, reason: refused };
+    }
+    const uac = await pending.ack(answer);
+    return this.bridge(uas, uac, timer);
+  }
+
+  /** RFC 4028 towards the caller; `expire` is set once the call is bridged. */
+  private sessionTimer(): { timer: SessionTimer | undefined; expire: () => void } {
+    const holder = { timer: undefined as SessionTimer | undefined, expire: () => {} };
+    if (this.o.sessionTimer) holder.timer = new SessionTimer(this.o.req, this.o.sessionTimer, () => holder.expire());
+    return holder;
+  }
+
+  /** Both dialogs up: each side's hang-up, re-INVITE, UPDATE and INFO passed to the other. */
+  private bridge(uas: Srf.Dialog, uac: Srf.Dialog, holder: { timer: SessionTimer | undefined; expire: () => void }): Promise<CallEnd> {
+    const timer = holder.timer;
     const started = Date.now();
     return new Promise<CallEnd>((resolve) => {
       let ended = false;
@@ -235,7 +339,7 @@ export class CallSession {
         timer?.stop();
         resolve({ outcome: 'connected', durationMs: Date.now() - started, endedBy });
       };
-      expire = () => {
+      holder.expire = () => {
         const reason = { headers: { Reason: 'SIP;cause=408;text="session timer expired"' } };
         quietly(uas.destroy(reason));
         quietly(uac.destroy(reason));

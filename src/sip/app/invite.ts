@@ -205,7 +205,9 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
 
   const run = async (req: Srf.SrfRequest, res: Srf.SrfResponse, ctx: InviteContext, targets: CallTarget[], headers: Record<string, string>, strategy?: DialStrategy) => {
     const startedAt = new Date();
-    const kind: LegKind = /^m=video [1-9]/m.test(String(req.body ?? '')) ? 'video' : 'audio';
+    // A delayed offer (no SDP yet) is counted as video, the dearer port, as room calls do.
+    const offer = String(req.body ?? '');
+    const kind: LegKind = !offer.trim() || /^m=video [1-9]/m.test(offer) ? 'video' : 'audio';
     let reservation: { release(): Promise<void> } | undefined;
     if (deps.capacity) {
       let cancelled = false;
@@ -228,7 +230,8 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
     try {
       const session = new CallSession({ srf: deps.srf, req, res, targets, headers, ringTimeoutMs: deps.ringTimeoutMs, strategy, log: deps.log, ...(security ? { security } : {}), ...(deps.sessionTimer ? { sessionTimer: deps.sessionTimer } : {}) });
       const end = await session.run();
-      const suite = /^a=crypto:\d+ (\S+)/m.exec(String(req.body ?? ''))?.[1] ?? (/^a=fingerprint:/m.test(String(req.body ?? '')) ? 'DTLS-SRTP' : undefined);
+      const used = session.offer ?? '';
+      const suite = /^a=crypto:\d+ (\S+)/m.exec(used)?.[1] ?? (/^a=fingerprint:/m.test(used) ? 'DTLS-SRTP' : undefined);
       deps.onCallEnd?.({ callId: req.get('Call-ID'), caller: ctx.caller!, decision: ctx.decision!, end, startedAt, kind, from: req.get('From'), to: req.uri, ...(suite ? { srtp: suite } : {}) });
       deps.log.info({ callId: req.get('Call-ID'), ...end }, 'call ended');
     } finally {
@@ -315,8 +318,9 @@ export function invitePipeline(deps: InviteDeps): (req: Srf.SrfRequest, res: Srf
       return false;
     }
     if (!security) return true;
+    // A delayed offer (INVITE without SDP) is checked when the callee makes it, in its 200.
     const offer = String(req.body ?? '');
-    const refused = offer.trim() ? security.offer(offer) : warning('an SDP offer in the INVITE is required: media must be encrypted and knude checks the offer (late offer is not supported)');
+    const refused = offer.trim() ? security.offer(offer) : undefined;
     if (!refused) return true;
     deps.log.info({ callId: req.get('Call-ID'), refused }, 'bridged call refused by the SRTP policy');
     res.send(488, { headers: { Warning: refused } });
