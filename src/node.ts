@@ -424,7 +424,8 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
 function joinInfo(store: RoomStore, manager: RoomManager, alias: string, uploadedLogo: (roomId: string) => string | undefined): JoinInfo | undefined {
   const room = store.get(alias) ?? store.byAlias(alias);
   if (!room) return undefined;
-  const decision = admit({ ...room, locked: false }, { now: Date.now(), participants: 0, hostPresent: manager.participants(room.id).some((p) => p.role === 'host') });
+  // No PIN given yet: what pinRole() says of none, without hashing anything.
+  const decision = admit({ ...room, locked: false }, { now: Date.now(), participants: 0, pinRole: room.guestPin ? null : 'guest', hostPresent: manager.participants(room.id).some((p) => p.role === 'host') });
   const timeProblem = !decision.ok && (decision.reason === 'not-yet-valid' || decision.reason === 'expired') ? decision.message : undefined;
   return {
     name: room.name,

@@ -5,7 +5,6 @@
  * then the room's state (locked, full) for those who have the right PIN.
  */
 import { RoomError } from './errors.js';
-import { pinRole } from './pins.js';
 import type { Room } from './store.js';
 
 export type AdmissionRefusal = 'not-yet-valid' | 'expired' | 'wrong-pin' | 'pin-required' | 'full' | 'locked';
@@ -13,6 +12,11 @@ export type AdmissionRefusal = 'not-yet-valid' | 'expired' | 'wrong-pin' | 'pin-
 export interface AdmissionRequest {
   /** As typed by the person; '' is the same as none. */
   pin?: string;
+  /**
+   * What `pinRole()` made of that PIN for this room (hashing is asynchronous, so it is done
+   * before this pure decision): 'host', 'guest', or null (refused).
+   */
+  pinRole: 'host' | 'guest' | null;
   now: Date | number;
   /** Participants already in the room (including those waiting in the lobby). */
   participants: number;
@@ -51,7 +55,7 @@ export function admit(room: AdmissionRoom, req: AdmissionRequest): AdmissionDeci
     if (room.validUntil && now >= Date.parse(room.validUntil)) return refuse('expired', `This meeting ended at ${formatTime(room.validUntil)}.`);
   }
   const pin = req.pin === '' ? undefined : req.pin;
-  const role = pinRole(room, pin);
+  const role = req.pinRole;
   if (role === null) return pin === undefined ? refuse('pin-required', ADMISSION_MESSAGES['pin-required']) : refuse('wrong-pin', ADMISSION_MESSAGES['wrong-pin']);
   if (room.locked && role !== 'host') return refuse('locked', ADMISSION_MESSAGES.locked);
   if (req.participants >= room.maxParticipants) return refuse('full', `The meeting room is full (${room.maxParticipants} participants).`);

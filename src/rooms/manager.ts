@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { admit, AdmissionError } from './admission.js';
+import { pinRole } from './pins.js';
 import { InvalidRoomError, RoomError } from './errors.js';
 import type { Room, RoomKind, RoomStore } from './store.js';
 
@@ -204,12 +205,18 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     const displayName = typeof req.displayName === 'string' ? req.displayName.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, MAX_DISPLAY_NAME) : '';
     if (displayName.length === 0) throw new InvalidRoomError('a participant needs a display name');
 
-    const room = this.resolve(roomIdOrAlias);
+    let room = this.resolve(roomIdOrAlias);
+    if (!room) throw new AdmissionError('not-found', 'There is no meeting room at this address.');
+    // The PIN is hashed off the event loop; the room is read again after it, so the decision
+    // below (counts, lock, host present) is taken on the state of this instant.
+    const role = await pinRole(room, req.pin === '' ? undefined : req.pin);
+    room = this.resolve(room.id);
     if (!room) throw new AdmissionError('not-found', 'There is no meeting room at this address.');
     let live = this.rooms.get(room.id);
     const now = this.now();
     const decision = admit(room, {
       pin: req.pin,
+      pinRole: role,
       now,
       participants: live?.participants.size ?? 0,
       hostPresent: live ? [...live.participants.values()].some((p) => p.role === 'host') : false,
@@ -248,6 +255,9 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     }
     live.joining.delete(p.id);
     if (!live.participants.has(p.id)) throw new MediaUnavailableError(`the room "${room.id}" was closed while joining`);
+    // A host admitted while this guest waited for the media room lets it in at once (the
+    // host's PIN is hashed off the event loop, so "together" may mean the host came second).
+    if (p.waitingInLobby && [...live.participants.values()].some((q) => q.role === 'host')) p.waitingInLobby = false;
     live.peak = Math.max(live.peak, live.participants.size);
     this.fire('participant-joined', {
       ...this.eventBase(p),

@@ -5,10 +5,12 @@
  *
  * Cost: a PIN has at most 40 bits, so no hash cost makes a stolen hash safe against an offline
  * search; what the hash buys is that the database holds no PIN in clear. Every join attempt
- * pays the cost on the event loop, so it is kept moderate (N=2^13: ~20 ms) to not turn PIN
- * guessing into a CPU denial of service.
+ * pays the cost, so it is kept moderate (N=2^13: ~20 ms) to not turn PIN guessing into a CPU
+ * denial of service. Joins check PINs on libuv's thread pool (`pinRole`): the same process
+ * relays media, and 20-40 ms on the event loop per join would hold every leg's packets back.
+ * Room edits (an operator's, authenticated) hash on the event loop.
  */
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { InvalidRoomError } from './errors.js';
 
 export const PIN_RE = /^\d{4,12}$/;
@@ -31,16 +33,34 @@ export function hashPin(pin: string): string {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** True when `pin` is the one `stored` was made from. Malformed input is simply false. */
-export function pinMatches(stored: string, pin: string): boolean {
+interface StoredPin {
+  salt: Buffer;
+  expected: Buffer;
+  options: ScryptOptions;
+}
+
+function parseStored(stored: string): StoredPin | undefined {
   const parts = stored.split('$');
-  if (parts.length !== 6 || parts[0] !== 'scrypt') return false;
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
   const [n, r, p] = parts.slice(1, 4).map(Number);
   const salt = Buffer.from(parts[4], 'base64');
   const expected = Buffer.from(parts[5], 'base64');
-  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length === 0) return false;
-  const actual = scryptSync(pin, salt, expected.length, { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 });
-  return timingSafeEqual(actual, expected);
+  if (!Number.isInteger(n) || !Number.isInteger(r) || !Number.isInteger(p) || expected.length === 0) return undefined;
+  return { salt, expected, options: { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 } };
+}
+
+/** True when `pin` is the one `stored` was made from, hashed on the event loop (room edits). */
+export function pinMatchesSync(stored: string, pin: string): boolean {
+  const s = parseStored(stored);
+  return !!s && timingSafeEqual(scryptSync(pin, s.salt, s.expected.length, s.options), s.expected);
+}
+
+/** True when `pin` is the one `stored` was made from, hashed on the thread pool (joins). Malformed input is simply false. */
+export async function pinMatches(stored: string, pin: string): Promise<boolean> {
+  const s = parseStored(stored);
+  if (!s) return false;
+  const actual = await new Promise<Buffer>((resolve, reject) => scrypt(pin, s.salt, s.expected.length, s.options, (err, key) => (err ? reject(err) : resolve(key))));
+  return timingSafeEqual(actual, s.expected);
 }
 
 /**
@@ -49,13 +69,12 @@ export function pinMatches(stored: string, pin: string): boolean {
  * need no PIN but a PIN that is given must be the host's. Every stored hash is computed on each
  * attempt, so the time taken does not tell which PIN matched.
  */
-export function pinRole(room: { hostPin?: string; guestPin?: string }, pin: string | undefined): 'host' | 'guest' | null {
+export async function pinRole(room: { hostPin?: string; guestPin?: string }, pin: string | undefined): Promise<'host' | 'guest' | null> {
   const given = pin === undefined || pin === '' ? undefined : pin;
   if (given === undefined) return room.guestPin ? null : 'guest';
   if (!room.hostPin && !room.guestPin) return 'guest';
   // A malformed PIN cannot match; refusing it costs no hashing.
   if (!PIN_RE.test(given)) return null;
-  const host = room.hostPin ? pinMatches(room.hostPin, given) : false;
-  const guest = room.guestPin ? pinMatches(room.guestPin, given) : false;
+  const [host, guest] = await Promise.all([room.hostPin ? pinMatches(room.hostPin, given) : false, room.guestPin ? pinMatches(room.guestPin, given) : false]);
   return host ? 'host' : guest ? 'guest' : null;
 }

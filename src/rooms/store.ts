@@ -9,7 +9,7 @@ import { PlanValidationError, type DialPlanStore } from '../dialplan/index.js';
 import { migrate, type Db } from '../store/database.js';
 import { InvalidRoomError, RoomConflictError, RoomNotFoundError } from './errors.js';
 import { roomsMigrations } from './migrations.js';
-import { checkPin, hashPin, pinMatches, pinRole } from './pins.js';
+import { checkPin, hashPin, pinMatchesSync, pinRole } from './pins.js';
 
 export type RoomKind = 'permanent' | 'one-time';
 
@@ -255,7 +255,7 @@ function checkRoom(room: Room): Room {
 /** Hashes a new PIN, refusing one equal to the room's other PIN (it could never mean guest). */
 function newPin(pin: unknown, what: 'host PIN' | 'guest PIN', other: { clear?: string; hash?: string }): string {
   const p = checkPin(pin, what);
-  if (other.clear === p || (other.clear === undefined && other.hash && pinMatches(other.hash, p))) {
+  if (other.clear === p || (other.clear === undefined && other.hash && pinMatchesSync(other.hash, p))) {
     throw new InvalidRoomError('the host PIN and the guest PIN must differ');
   }
   return hashPin(p);
@@ -469,7 +469,7 @@ export class RoomStore {
    * Which role a PIN grants: 'host', 'guest', or null (refused). A room without PINs admits
    * everyone as guest; with only a host PIN, guests need none. Constant-time comparisons.
    */
-  verifyPin(room: Pick<Room, 'hostPin' | 'guestPin'>, pin: string | undefined): 'host' | 'guest' | null {
+  verifyPin(room: Pick<Room, 'hostPin' | 'guestPin'>, pin: string | undefined): Promise<'host' | 'guest' | null> {
     return pinRole(room, pin);
   }
 }

@@ -337,8 +337,8 @@ describe('bookings', () => {
     expect(booking.hostPin).not.toBe(booking.guestPin);
     const room = api.services.rooms.byAlias(booking.joinAlias);
     expect(room).toMatchObject({ id: booking.roomId, kind: 'one-time', org: 'region-a', validFrom: new Date(start).toISOString() });
-    expect(api.services.rooms.verifyPin(room!, booking.hostPin)).toBe('host');
-    expect(api.services.rooms.verifyPin(room!, booking.guestPin)).toBe('guest');
+    expect(await api.services.rooms.verifyPin(room!, booking.hostPin)).toBe('host');
+    expect(await api.services.rooms.verifyPin(room!, booking.guestPin)).toBe('guest');
 
     const invitations = await ok(bookerA.client.get(`/api/v1/bookings/${booking.id}/invitations`));
     expect(invitations).toHaveLength(3);

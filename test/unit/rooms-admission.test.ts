@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { admit, formatTime, type AdmissionDecision, type AdmissionRequest, type AdmissionRoom } from '../../src/rooms/admission.js';
-import { hashPin } from '../../src/rooms/pins.js';
+import { hashPin, pinRole } from '../../src/rooms/pins.js';
 
 const HOST = hashPin('9999');
 const GUEST = hashPin('1234');
@@ -8,7 +8,14 @@ const NOW = new Date('2025-03-01T12:00:00Z');
 
 const room = (over: Partial<AdmissionRoom> = {}): AdmissionRoom => ({ kind: 'permanent', maxParticipants: 25, lobby: false, locked: false, ...over });
 const oneTime = (from: string, until: string, over: Partial<AdmissionRoom> = {}): AdmissionRoom => room({ kind: 'one-time', validFrom: from, validUntil: until, ...over });
-const req = (over: Partial<AdmissionRequest> = {}): AdmissionRequest => ({ now: NOW, participants: 0, hostPresent: false, ...over });
+/** The request as the room manager makes it: the PIN's role worked out (asynchronously) first. */
+const req = async (r: AdmissionRoom, over: Partial<AdmissionRequest> = {}): Promise<AdmissionRequest> => ({
+  now: NOW,
+  participants: 0,
+  hostPresent: false,
+  pinRole: await pinRole(r, over.pin === '' ? undefined : over.pin),
+  ...over,
+});
 
 describe('admission table', () => {
   const cases: Array<[string, AdmissionRoom, Partial<AdmissionRequest>, AdmissionDecision | { ok: false; reason: string; message: RegExp }]> = [
@@ -38,8 +45,8 @@ describe('admission table', () => {
     ['lobby: a host never waits', room({ lobby: true, hostPin: HOST }), { pin: '9999' }, { ok: true, role: 'host', waitInLobby: false }],
   ];
 
-  it.each(cases)('%s', (_name, r, request, expected) => {
-    const decision = admit(r, req(request));
+  it.each(cases)('%s', async (_name, r, request, expected) => {
+    const decision = admit(r, await req(r, request));
     if (expected.ok) expect(decision).toEqual(expected);
     else {
       expect(decision.ok).toBe(false);
@@ -54,12 +61,13 @@ describe('admission table', () => {
     expect([...reasons].sort()).toEqual(['expired', 'full', 'locked', 'not-yet-valid', 'pin-required', 'wrong-pin']);
   });
 
-  it('accepts the time as milliseconds', () => {
-    expect(admit(oneTime('2025-03-01T13:00:00.000Z', '2025-03-01T14:00:00.000Z'), req({ now: Date.parse('2025-03-01T13:30:00Z') })).ok).toBe(true);
+  it('accepts the time as milliseconds', async () => {
+    const r = oneTime('2025-03-01T13:00:00.000Z', '2025-03-01T14:00:00.000Z');
+    expect(admit(r, await req(r, { now: Date.parse('2025-03-01T13:30:00Z') })).ok).toBe(true);
   });
 
-  it('a permanent room has no validity window', () => {
-    expect(admit(room(), req({ now: new Date('2099-01-01T00:00:00Z') })).ok).toBe(true);
+  it('a permanent room has no validity window', async () => {
+    expect(admit(room(), await req(room(), { now: new Date('2099-01-01T00:00:00Z') })).ok).toBe(true);
   });
 
   it('formats times plainly', () => {

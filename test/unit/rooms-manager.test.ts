@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import { pino } from 'pino';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DialPlanStore } from '../../src/dialplan/store.js';
 import { AdmissionError, MediaUnavailableError, RoomManager, type MediaPlane, type MediaRoomSpec, type RoomManagerEvents } from '../../src/rooms/manager.js';
 import { RoomStore } from '../../src/rooms/store.js';
@@ -227,6 +227,10 @@ describe('lobby', () => {
     media.gate = deferred();
     const host = manager.join('lobby', { kind: 'browser', displayName: 'Doctor', pin: '9999' });
     const guest = manager.join('lobby', { kind: 'browser', displayName: 'Patient' });
+    // Both admitted and waiting for the media room (the host's PIN is hashed on the thread
+    // pool first): the room's participant map holds both while neither has been handed out.
+    const inRoom = () => (manager as unknown as { rooms: Map<string, { participants: Map<string, unknown> }> }).rooms.get('lobby')?.participants.size;
+    await vi.waitFor(() => expect(inRoom()).toBe(2));
     media.gate.resolve();
     expect((await guest).waitingInLobby).toBe(false);
     expect((await host).role).toBe('host');

@@ -146,7 +146,7 @@ describe('aliases and transactions', () => {
 });
 
 describe('PINs', () => {
-  it('stores PINs only as scrypt hashes', () => {
+  it('stores PINs only as scrypt hashes', async () => {
     const r = rooms.create({ org: 'region-skane', name: 'Pinned', hostPin: '123456', guestPin: '1234' });
     expect(r.hostPin).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
     const raw = JSON.stringify(plan.db.prepare('SELECT * FROM rooms').all());
@@ -154,28 +154,28 @@ describe('PINs', () => {
     expect(raw).not.toMatch(/"1234"/);
     // Salted: the same PIN hashes differently each time.
     expect(hashPin('1234')).not.toBe(hashPin('1234'));
-    expect(pinMatches(r.guestPin!, '1234')).toBe(true);
-    expect(pinMatches(r.guestPin!, '12345')).toBe(false);
-    expect(pinMatches('garbage', '1234')).toBe(false);
+    expect(await pinMatches(r.guestPin!, '1234')).toBe(true);
+    expect(await pinMatches(r.guestPin!, '12345')).toBe(false);
+    expect(await pinMatches('garbage', '1234')).toBe(false);
   });
 
-  it('verifies PINs: host, guest, or nothing', () => {
+  it('verifies PINs: host, guest, or nothing', async () => {
     const both = rooms.create({ org: 'region-skane', name: 'Both', hostPin: '9876', guestPin: '1234' });
-    expect(rooms.verifyPin(both, '9876')).toBe('host');
-    expect(rooms.verifyPin(both, '1234')).toBe('guest');
-    expect(rooms.verifyPin(both, '0000')).toBeNull();
-    expect(rooms.verifyPin(both, undefined)).toBeNull();
-    expect(rooms.verifyPin(both, '12a4')).toBeNull();
+    expect(await rooms.verifyPin(both, '9876')).toBe('host');
+    expect(await rooms.verifyPin(both, '1234')).toBe('guest');
+    expect(await rooms.verifyPin(both, '0000')).toBeNull();
+    expect(await rooms.verifyPin(both, undefined)).toBeNull();
+    expect(await rooms.verifyPin(both, '12a4')).toBeNull();
 
     const hostOnly = rooms.create({ org: 'region-skane', name: 'Host only', hostPin: '9876' });
-    expect(rooms.verifyPin(hostOnly, undefined)).toBe('guest');
-    expect(rooms.verifyPin(hostOnly, '')).toBe('guest');
-    expect(rooms.verifyPin(hostOnly, '9876')).toBe('host');
-    expect(rooms.verifyPin(hostOnly, '1111')).toBeNull();
+    expect(await rooms.verifyPin(hostOnly, undefined)).toBe('guest');
+    expect(await rooms.verifyPin(hostOnly, '')).toBe('guest');
+    expect(await rooms.verifyPin(hostOnly, '9876')).toBe('host');
+    expect(await rooms.verifyPin(hostOnly, '1111')).toBeNull();
 
     const open = rooms.create({ org: 'region-skane', name: 'Open' });
-    expect(rooms.verifyPin(open, undefined)).toBe('guest');
-    expect(rooms.verifyPin(open, '1234')).toBe('guest');
+    expect(await rooms.verifyPin(open, undefined)).toBe('guest');
+    expect(await rooms.verifyPin(open, '1234')).toBe('guest');
   });
 
   it.each(['123', '1234567890123', '12a4', ' 1234', 1234])('refuses the PIN %s', (pin) => {
