@@ -16,7 +16,7 @@ export {
   type RoomInput,
   type RoomPatch,
 } from './store.js';
-export { hashPin, pinMatches, pinMatchesSync, pinRole, checkPin, PIN_RE } from './pins.js';
+export { HashedPin, hashPin, pinMatches, pinMatchesSync, pinRole, checkPin, PIN_RE } from './pins.js';
 export {
   admit,
   formatTime,

@@ -8,7 +8,8 @@
  * pays the cost, so it is kept moderate (N=2^13: ~20 ms) to not turn PIN guessing into a CPU
  * denial of service. Joins check PINs on libuv's thread pool (`pinRole`): the same process
  * relays media, and 20-40 ms on the event loop per join would hold every leg's packets back.
- * Room edits (an operator's, authenticated) hash on the event loop.
+ * The API hashes new PINs there too (`HashedPin`); the CLI, a process of its own, hashes on
+ * its event loop.
  */
 import { randomBytes, scrypt, scryptSync, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { InvalidRoomError } from './errors.js';
@@ -26,11 +27,37 @@ export function checkPin(pin: unknown, what = 'PIN'): string {
   return pin;
 }
 
+function encode(salt: Buffer, hash: Buffer): string {
+  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+function scryptOnPool(pin: string, salt: Buffer, length: number, options: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => scrypt(pin, salt, length, options, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** Hashes on the event loop: for the CLI (a process of its own) and tests. */
 export function hashPin(pin: string): string {
   checkPin(pin);
   const salt = randomBytes(SALT_LENGTH);
-  const hash = scryptSync(pin, salt, KEY_LENGTH, { N, r: R, p: P });
-  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+  return encode(salt, scryptSync(pin, salt, KEY_LENGTH, { N, r: R, p: P }));
+}
+
+/**
+ * A PIN checked and hashed ahead on the thread pool (`HashedPin.of`), which RoomStore.create()
+ * and update() store as is: the API uses it, since it runs in the process that relays media.
+ * The clear PIN is kept with it only for the store's host-PIN-differs-from-guest-PIN check.
+ */
+export class HashedPin {
+  private constructor(
+    readonly clear: string,
+    readonly hash: string,
+  ) {}
+
+  static async of(pin: unknown, what = 'PIN'): Promise<HashedPin> {
+    const clear = checkPin(pin, what);
+    const salt = randomBytes(SALT_LENGTH);
+    return new HashedPin(clear, encode(salt, await scryptOnPool(clear, salt, KEY_LENGTH, { N, r: R, p: P })));
+  }
 }
 
 interface StoredPin {
@@ -59,7 +86,7 @@ export function pinMatchesSync(stored: string, pin: string): boolean {
 export async function pinMatches(stored: string, pin: string): Promise<boolean> {
   const s = parseStored(stored);
   if (!s) return false;
-  const actual = await new Promise<Buffer>((resolve, reject) => scrypt(pin, s.salt, s.expected.length, s.options, (err, key) => (err ? reject(err) : resolve(key))));
+  const actual = await scryptOnPool(pin, s.salt, s.expected.length, s.options);
   return timingSafeEqual(actual, s.expected);
 }
 

@@ -9,7 +9,7 @@ import { PlanValidationError, type DialPlanStore } from '../dialplan/index.js';
 import { migrate, type Db } from '../store/database.js';
 import { InvalidRoomError, RoomConflictError, RoomNotFoundError } from './errors.js';
 import { roomsMigrations } from './migrations.js';
-import { checkPin, hashPin, pinMatchesSync, pinRole } from './pins.js';
+import { checkPin, HashedPin, hashPin, pinMatchesSync, pinRole } from './pins.js';
 
 export type RoomKind = 'permanent' | 'one-time';
 
@@ -51,9 +51,9 @@ export interface RoomInput {
   kind?: RoomKind;
   validFrom?: string | Date;
   validUntil?: string | Date;
-  /** 4-12 digits, in clear; stored hashed. */
-  hostPin?: string;
-  guestPin?: string;
+  /** 4-12 digits, in clear (hashed here, on the event loop) or hashed ahead; stored hashed. */
+  hostPin?: string | HashedPin;
+  guestPin?: string | HashedPin;
   /** 2-100, default 25. */
   maxParticipants?: number;
   lobby?: boolean;
@@ -69,8 +69,8 @@ export interface RoomPatch {
   kind?: RoomKind;
   validFrom?: string | Date | null;
   validUntil?: string | Date | null;
-  hostPin?: string | null;
-  guestPin?: string | null;
+  hostPin?: string | HashedPin | null;
+  guestPin?: string | HashedPin | null;
   maxParticipants?: number;
   lobby?: boolean;
   locked?: boolean;
@@ -252,13 +252,19 @@ function checkRoom(room: Room): Room {
   return room;
 }
 
-/** Hashes a new PIN, refusing one equal to the room's other PIN (it could never mean guest). */
-function newPin(pin: unknown, what: 'host PIN' | 'guest PIN', other: { clear?: string; hash?: string }): string {
-  const p = checkPin(pin, what);
-  if (other.clear === p || (other.clear === undefined && other.hash && pinMatchesSync(other.hash, p))) {
+/** The clear digits of a PIN as given: in clear, or kept beside its hash by HashedPin. */
+function clearPin(pin: unknown): unknown {
+  return pin instanceof HashedPin ? pin.clear : pin;
+}
+
+/** Hashes a new PIN (unless hashed ahead), refusing one equal to the room's other PIN (it could never mean guest). */
+function newPin(pin: unknown, what: 'host PIN' | 'guest PIN', other: { clear?: unknown; hash?: string }): string {
+  const p = checkPin(clearPin(pin), what);
+  const otherClear = clearPin(other.clear);
+  if (otherClear === p || (otherClear === undefined && other.hash && pinMatchesSync(other.hash, p))) {
     throw new InvalidRoomError('the host PIN and the guest PIN must differ');
   }
-  return hashPin(p);
+  return pin instanceof HashedPin ? pin.hash : hashPin(p);
 }
 
 export class RoomStore {
@@ -315,8 +321,8 @@ export class RoomStore {
     const validUntil = input.validUntil === undefined ? undefined : checkTime(input.validUntil, 'end time (validUntil)');
     const now = this.now();
     if (validUntil && Date.parse(validUntil) <= now.getTime()) throw new InvalidRoomError(`the end time ${validUntil} has already passed`);
-    if (input.hostPin !== undefined) checkPin(input.hostPin, 'host PIN');
-    if (input.guestPin !== undefined) checkPin(input.guestPin, 'guest PIN');
+    if (input.hostPin !== undefined) checkPin(clearPin(input.hostPin), 'host PIN');
+    if (input.guestPin !== undefined) checkPin(clearPin(input.guestPin), 'guest PIN');
     const branding = checkBranding(input.branding);
     const draft: Room = {
       id: id ?? '',
@@ -335,7 +341,7 @@ export class RoomStore {
     };
     checkRoom(draft);
     // Hashing is the slow part: done once everything else is known to be valid.
-    if (input.hostPin !== undefined) draft.hostPin = hashPin(input.hostPin);
+    if (input.hostPin !== undefined) draft.hostPin = newPin(input.hostPin, 'host PIN', {});
     if (input.guestPin !== undefined) draft.guestPin = newPin(input.guestPin, 'guest PIN', { clear: input.hostPin });
 
     return this.plan.batch(() => {
@@ -426,17 +432,20 @@ export class RoomStore {
       delete next.branding;
       if (b) next.branding = b;
     }
+    // A new PIN: a string in clear or one hashed ahead (null clears, undefined keeps).
+    const newHost = patch.hostPin ?? undefined;
+    const newGuest = patch.guestPin ?? undefined;
     if (patch.hostPin === null) delete next.hostPin;
-    else if (patch.hostPin !== undefined) checkPin(patch.hostPin, 'host PIN');
+    else if (newHost !== undefined) checkPin(clearPin(newHost), 'host PIN');
     if (patch.guestPin === null) delete next.guestPin;
-    else if (patch.guestPin !== undefined) checkPin(patch.guestPin, 'guest PIN');
-    if (typeof patch.hostPin === 'string') next.hostPin = 'pending';
+    else if (newGuest !== undefined) checkPin(clearPin(newGuest), 'guest PIN');
+    if (newHost !== undefined) next.hostPin = 'pending';
     checkRoom(next);
-    if (typeof patch.hostPin === 'string') {
-      next.hostPin = newPin(patch.hostPin, 'host PIN', typeof patch.guestPin === 'string' ? { clear: patch.guestPin } : { hash: next.guestPin });
+    if (newHost !== undefined) {
+      next.hostPin = newPin(newHost, 'host PIN', newGuest !== undefined ? { clear: newGuest } : { hash: next.guestPin });
     }
-    if (typeof patch.guestPin === 'string') {
-      next.guestPin = newPin(patch.guestPin, 'guest PIN', typeof patch.hostPin === 'string' ? { clear: patch.hostPin } : { hash: next.hostPin });
+    if (newGuest !== undefined) {
+      next.guestPin = newPin(newGuest, 'guest PIN', newHost !== undefined ? { clear: newHost } : { hash: next.hostPin });
     }
     if (this.stmts.update.run(toRow(next)).changes === 0) throw new RoomNotFoundError(`no room with id "${printable(id)}"`);
     return next;

@@ -273,6 +273,11 @@ describe('SIP accounts, rooms, templates', () => {
     const patched = await ok(adminA.client.request('PATCH', '/api/v1/rooms/akut-lund', { locked: true, maxParticipants: 10, color: null }));
     expect(patched).toMatchObject({ locked: true, maxParticipants: 10 });
     expect(patched).not.toHaveProperty('color');
+    // A new guest PIN replaces the old; one equal to the host PIN is refused.
+    await ok(adminA.client.request('PATCH', '/api/v1/rooms/akut-lund', { guestPin: '3333' }));
+    expect(await api.services.rooms.verifyPin(api.services.rooms.get('akut-lund')!, '3333')).toBe('guest');
+    expect(await api.services.rooms.verifyPin(api.services.rooms.get('akut-lund')!, '2222')).toBeNull();
+    expect((await adminA.client.request('PATCH', '/api/v1/rooms/akut-lund', { guestPin: '123456' })).status).toBe(422);
 
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10" onload="alert(1)"><script>alert(2)</script><rect width="10" height="10" fill="#0a7"/><image href="https://evil.example/x.png"/></svg>';
     const withLogo = await ok(adminA.client.request('PUT', '/api/v1/rooms/akut-lund/logo', { contentType: 'image/svg+xml', data: Buffer.from(svg).toString('base64') }));

@@ -2,7 +2,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { PlanConflictError, PlanValidationError } from '../../src/dialplan/errors.js';
 import { DialPlanStore, type DialPlanChange } from '../../src/dialplan/store.js';
 import { InvalidRoomError, RoomConflictError, RoomNotFoundError } from '../../src/rooms/errors.js';
-import { hashPin, pinMatches } from '../../src/rooms/pins.js';
+import { HashedPin, hashPin, pinMatches } from '../../src/rooms/pins.js';
 import { RoomStore, slugify } from '../../src/rooms/store.js';
 import { openDatabase } from '../../src/store/database.js';
 
@@ -188,6 +188,23 @@ describe('PINs', () => {
     const r = rooms.create({ org: 'region-skane', name: 'x', hostPin: '1234' });
     expect(() => rooms.update(r.id, { guestPin: '1234' })).toThrow(/must differ/);
     expect(rooms.update(r.id, { guestPin: '5678', hostPin: '4321' }).hostPin).not.toBe(r.hostPin);
+  });
+
+  it('stores PINs hashed ahead on the thread pool as they are, with the same checks', async () => {
+    const host = await HashedPin.of('9876', 'host PIN');
+    const guest = await HashedPin.of('1234', 'guest PIN');
+    const r = rooms.create({ org: 'region-skane', name: 'Hashed ahead', hostPin: host, guestPin: guest });
+    expect(r.hostPin).toBe(host.hash);
+    expect(await rooms.verifyPin(r, '9876')).toBe('host');
+    expect(await rooms.verifyPin(r, '1234')).toBe('guest');
+    expect(JSON.stringify(plan.db.prepare('SELECT * FROM rooms WHERE id = ?').get(r.id))).not.toMatch(/"(9876|1234)"/);
+    await expect(HashedPin.of('12a4', 'guest PIN')).rejects.toThrow(/guest PIN must be 4-12 digits/);
+    expect(() => rooms.create({ org: 'region-skane', name: 'x', hostPin: host, guestPin: '9876' })).toThrow(/must differ/);
+    // Against the room's stored host PIN, and clearing one with null.
+    expect(() => rooms.update(r.id, { guestPin: host })).toThrow(/must differ/);
+    const changed = rooms.update(r.id, { guestPin: await HashedPin.of('5555') });
+    expect(await rooms.verifyPin(changed, '5555')).toBe('guest');
+    expect(rooms.update(r.id, { guestPin: null }).guestPin).toBeUndefined();
   });
 });
 

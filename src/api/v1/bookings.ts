@@ -8,6 +8,7 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { DialPlanStore } from '../../dialplan/index.js';
 import type { RoomStore } from '../../rooms/store.js';
+import { HashedPin } from '../../rooms/pins.js';
 import type { Db } from '../../store/database.js';
 import { ApiProblem, conflict, notFound } from './errors.js';
 import type { OutboundMessage, Outbox } from './notify.js';
@@ -205,7 +206,7 @@ export class Bookings {
 
   // ---- bookings ------------------------------------------------------------------------
 
-  create(input: BookingInput): { booking: Booking; hostPin: string; guestPin: string } {
+  async create(input: BookingInput): Promise<{ booking: Booking; hostPin: string; guestPin: string }> {
     const start = Date.parse(input.start);
     const end = Date.parse(input.end);
     if (!(end > start)) throw new ApiProblem(422, 'invalid', 'a booking must end after it starts');
@@ -248,6 +249,8 @@ export class Bookings {
       created_by: input.createdBy,
       created_at: this.now().toISOString(),
     };
+    // Hashed on the thread pool before the transaction: this process also relays media.
+    const [hostHash, guestHash] = await Promise.all([HashedPin.of(hostPin, 'host PIN'), HashedPin.of(guestPin, 'guest PIN')]);
     // Room, aliases, booking and participants commit together or not at all.
     this.deps.plan.batch(() => {
       this.deps.rooms.create({
@@ -257,8 +260,8 @@ export class Bookings {
         kind: 'one-time',
         validFrom: row.start_at,
         validUntil: row.end_at,
-        hostPin,
-        guestPin,
+        hostPin: hostHash,
+        guestPin: guestHash,
         ...(input.maxParticipants !== undefined ? { maxParticipants: input.maxParticipants } : {}),
         aliases: domain ? [joinAlias] : [],
       });

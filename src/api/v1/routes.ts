@@ -9,6 +9,7 @@ import type { CapacityUsage } from '../../capacity/types.js';
 import type { DialPlanStore } from '../../dialplan/index.js';
 import type { AccountStore, Account } from '../../registrar/accounts.js';
 import type { Room, RoomBranding, RoomPatch, RoomStore } from '../../rooms/store.js';
+import { HashedPin } from '../../rooms/pins.js';
 import type { AbuseBlocks } from './abuse.js';
 import type { AuditLog } from './audit.js';
 import { RoomLogos, sanitiseLogo } from './branding.js';
@@ -396,16 +397,18 @@ export function buildRoutes(s: ApiServices): RouteDef[] {
     {
       method: 'POST', path: '/api/v1/rooms', operationId: 'createRoom', tag: 'rooms', roles: ADMINS,
       summary: 'Create a permanent room; the creating organisation is always recorded', body: ref('NewRoom'), response: { status: 201, schema: ref('Room') },
-      handler: ({ scope, body }) => {
+      handler: async ({ scope, body }) => {
         const org = scope.createOrg(body.org);
         requireOrg(org);
+        // PINs are hashed on the thread pool first: this process also relays media.
+        const [hostPin, guestPin] = await Promise.all([body.hostPin ? HashedPin.of(body.hostPin, 'host PIN') : undefined, body.guestPin ? HashedPin.of(body.guestPin, 'guest PIN') : undefined]);
         const room = s.rooms.create({
           org,
           name: body.name,
           kind: 'permanent',
           ...(body.id ? { id: body.id } : {}),
-          ...(body.hostPin ? { hostPin: body.hostPin } : {}),
-          ...(body.guestPin ? { guestPin: body.guestPin } : {}),
+          ...(hostPin ? { hostPin } : {}),
+          ...(guestPin ? { guestPin } : {}),
           ...(body.maxParticipants ? { maxParticipants: body.maxParticipants } : {}),
           lobby: body.lobby ?? false,
           locked: body.locked ?? false,
@@ -424,10 +427,13 @@ export function buildRoutes(s: ApiServices): RouteDef[] {
       method: 'PATCH', path: '/api/v1/rooms/{id}', operationId: 'updateRoom', tag: 'rooms', roles: ADMINS,
       summary: 'Change a room (name, PINs, limit, lobby, lock, colour); null clears', body: ref('RoomPatch'), response: { status: 200, schema: ref('Room') },
       resource: 'room', owner: (p) => s.rooms.get(p.id as string)?.org,
-      handler: ({ params, body }) => {
+      handler: async ({ params, body }) => {
         const cur = s.rooms.require(params.id as string);
         const patch: RoomPatch = {};
-        for (const k of ['name', 'hostPin', 'guestPin', 'maxParticipants', 'lobby', 'locked'] as const) if (body[k] !== undefined) (patch as Record<string, unknown>)[k] = body[k];
+        for (const k of ['name', 'maxParticipants', 'lobby', 'locked'] as const) if (body[k] !== undefined) (patch as Record<string, unknown>)[k] = body[k];
+        // New PINs are hashed on the thread pool first (null clears one).
+        if (body.hostPin !== undefined) patch.hostPin = body.hostPin === null ? null : await HashedPin.of(body.hostPin, 'host PIN');
+        if (body.guestPin !== undefined) patch.guestPin = body.guestPin === null ? null : await HashedPin.of(body.guestPin, 'guest PIN');
         if (body.color !== undefined) {
           const branding: RoomBranding = { ...(cur.branding ?? {}) };
           if (body.color === null) delete branding.color;
@@ -535,10 +541,10 @@ export function buildRoutes(s: ApiServices): RouteDef[] {
     {
       method: 'POST', path: '/api/v1/bookings', operationId: 'createBooking', tag: 'bookings', roles: ALL,
       summary: 'Book a meeting: creates a one-time room with PINs and a join link, and sends the invitations', body: ref('NewBooking'), response: { status: 201, schema: ref('Booking') },
-      handler: ({ scope, principal, body }) => {
+      handler: async ({ scope, principal, body }) => {
         const org = scope.createOrg(body.org);
         requireOrg(org);
-        const { booking, hostPin, guestPin } = s.bookings.create({ ...body, org, createdBy: principal.actor });
+        const { booking, hostPin, guestPin } = await s.bookings.create({ ...body, org, createdBy: principal.actor });
         return { status: 201, body: { ...booking, hostPin, guestPin } };
       },
     },
