@@ -21,7 +21,7 @@ import { RoomVideoSwitches } from './media/relay/room-switches.js';
 import { RoomCalls } from './sip/app/room-call.js';
 import { NodeStats } from './stats/node-stats.js';
 import { metricsHandler, monthlyReport, statsMigrations } from './stats/index.js';
-import { admit, RoomManager, roomsMigrations, RoomStore, type Room } from './rooms/index.js';
+import { admit, PinGuard, RoomManager, roomsMigrations, RoomStore, type Room } from './rooms/index.js';
 import { invitePipeline } from './sip/app/invite.js';
 import { EmbeddedSipServer } from './sip/server/embedded.js';
 import { migrate, openDatabase, type Db } from './store/database.js';
@@ -115,7 +115,8 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     db.close();
     throw new StartupError(`cannot start the media plane (media.janus: ${config.media.janus}): ${(err as Error).message}`);
   }
-  const manager = media ? new RoomManager({ store: roomStore, media, log: log.child({ component: 'rooms' }) }) : undefined;
+  const pinGuard = new PinGuard({ maxFailures: config.rooms.pinFailuresPerAddress, windowMs: config.rooms.pinFailureWindowSeconds * 1000 });
+  const manager = media ? new RoomManager({ store: roomStore, media, log: log.child({ component: 'rooms' }), pinGuard }) : undefined;
   let capacity: CapacityLedger;
   try {
     capacity = await openCapacityLedger({ cfg: config.capacity, db, nodeId: config.node.name, onError: (err) => log.error({ err: err.message }, 'capacity store error') });

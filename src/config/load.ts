@@ -202,6 +202,9 @@ function checkConsistency(c: KnudeConfig): void {
   if (ms.srtpSuites.length === 0) throw new ConfigError('media.sip.srtpSuites must name at least one suite (SIP media is always encrypted)');
   if (c.calls.minSessionExpiresSeconds < 90) throw new ConfigError('calls.minSessionExpiresSeconds must be at least 90 (RFC 4028)');
   if (c.calls.sessionExpiresSeconds < c.calls.minSessionExpiresSeconds) throw new ConfigError('calls.sessionExpiresSeconds must not be below calls.minSessionExpiresSeconds');
+  for (const k of ['sipPinAttempts', 'pinFailuresPerAddress', 'pinFailureWindowSeconds'] as const) {
+    if (!Number.isInteger(c.rooms[k]) || c.rooms[k] < 1) throw new ConfigError(`rooms.${k} must be a whole number of at least 1`);
+  }
   if (c.sip.server === 'drachtio' && !c.sip.drachtio.secret) {
     throw new ConfigError('sip.drachtio.secret is required when sip.server is drachtio');
   }

@@ -75,6 +75,12 @@ export interface KnudeConfig {
     sipPinAttempts: number;
     /** How long a SIP endpoint has to enter a PIN. */
     sipPinTimeoutSeconds: number;
+    /**
+     * PIN guessing across calls: one address may get this many PINs wrong for one room in any
+     * pinFailureWindowSeconds, then it may try no more until the oldest of them is that old.
+     */
+    pinFailuresPerAddress: number;
+    pinFailureWindowSeconds: number;
   };
   media: {
     /**
@@ -151,7 +157,7 @@ export const defaultConfig: KnudeConfig = {
     algorithms: ['SHA-256', 'MD5'],
   },
   calls: { ringTimeoutSeconds: 60, trunkAttemptTimeoutSeconds: 5, requireSrtp: true, sessionExpiresSeconds: 1800, minSessionExpiresSeconds: 90 },
-  rooms: { sipPinAttempts: 3, sipPinTimeoutSeconds: 30 },
+  rooms: { sipPinAttempts: 3, sipPinTimeoutSeconds: 30, pinFailuresPerAddress: 10, pinFailureWindowSeconds: 600 },
   media: {
     janus: 'embedded',
     externalUrl: null,

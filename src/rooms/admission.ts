@@ -62,8 +62,11 @@ export function admit(room: AdmissionRoom, req: AdmissionRequest): AdmissionDeci
   return { ok: true, role, waitInLobby: room.lobby && role === 'guest' && !req.hostPresent };
 }
 
-/** Why a join was refused: an admission refusal, or no room at the dialled address. */
-export type AdmissionErrorReason = AdmissionRefusal | 'not-found';
+/**
+ * Why a join was refused: an admission refusal, no room at the dialled address, or too many
+ * wrong PINs from the caller's address (PinGuard).
+ */
+export type AdmissionErrorReason = AdmissionRefusal | 'not-found' | 'too-many-attempts';
 
 /** A join refused for a reason the person can act on; `message` is meant for them. */
 export class AdmissionError extends RoomError {

@@ -48,3 +48,4 @@ export {
   type RoomsSnapshot,
   type RoomLog,
 } from './manager.js';
+export { PinGuard, type PinGuardOptions } from './pin-guard.js';

@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { admit, AdmissionError } from './admission.js';
+import type { PinGuard } from './pin-guard.js';
 import { pinRole } from './pins.js';
 import { InvalidRoomError, RoomError } from './errors.js';
 import type { Room, RoomKind, RoomStore } from './store.js';
@@ -63,6 +64,8 @@ export interface JoinRequest {
   pin?: string;
   /** The caller's organisation (a registered endpoint); absent for external callers. */
   org?: string;
+  /** The network address the person joins from, for PIN guessing protection (PinGuard). */
+  source?: string;
 }
 
 /** What every participant event says about the participant; no display name. */
@@ -184,8 +187,11 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
   private readonly mediaQueue = new Map<string, Promise<void>>();
   private disposed = false;
 
-  constructor(opts: { store: RoomStore; media: MediaPlane; log: RoomLog; now?: () => Date }) {
+  private readonly pinGuard: PinGuard | undefined;
+
+  constructor(opts: { store: RoomStore; media: MediaPlane; log: RoomLog; now?: () => Date; pinGuard?: PinGuard }) {
     super();
+    this.pinGuard = opts.pinGuard;
     this.store = opts.store;
     this.media = opts.media;
     this.log = opts.log;
@@ -207,9 +213,18 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
 
     let room = this.resolve(roomIdOrAlias);
     if (!room) throw new AdmissionError('not-found', 'There is no meeting room at this address.');
+    const pin = req.pin === '' ? undefined : req.pin;
+    const guarded = pin !== undefined && !!(room.hostPin || room.guestPin) && req.source !== undefined ? { roomId: room.id, source: req.source } : undefined;
+    const lockedMs = guarded ? (this.pinGuard?.lockedFor(guarded.roomId, guarded.source) ?? 0) : 0;
+    if (lockedMs > 0) {
+      this.log.warn({ room: room.id, source: req.source, kind: req.kind }, 'PIN refused: too many wrong PINs from this address');
+      const minutes = Math.ceil(lockedMs / 60_000);
+      throw new AdmissionError('too-many-attempts', `Too many wrong PINs for this meeting from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
+    }
     // The PIN is hashed off the event loop; the room is read again after it, so the decision
     // below (counts, lock, host present) is taken on the state of this instant.
-    const role = await pinRole(room, req.pin === '' ? undefined : req.pin);
+    const role = await pinRole(room, pin);
+    if (role === null && guarded) this.pinGuard?.failed(guarded.roomId, guarded.source);
     room = this.resolve(room.id);
     if (!room) throw new AdmissionError('not-found', 'There is no meeting room at this address.');
     let live = this.rooms.get(room.id);

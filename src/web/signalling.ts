@@ -68,6 +68,8 @@ class BrowserSession {
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: SignallingDeps,
+    /** The browser's address as this node sees it (a proxy's, behind one). */
+    private readonly source: string | undefined,
   ) {}
 
   private reservation: Reservation | undefined;
@@ -128,7 +130,7 @@ class BrowserSession {
 
   private async join(alias: string, displayName: string, pin: string | undefined): Promise<void> {
     if (this.participantId || this.reservation) return this.send({ type: 'error', reason: 'bad-request', message: 'already joined' });
-    const p = await this.deps.manager.join(alias, { kind: 'browser', displayName, pin });
+    const p = await this.deps.manager.join(alias, { kind: 'browser', displayName, pin, ...(this.source ? { source: this.source } : {}) });
     if (this.closed) {
       // The browser went away while it was being admitted.
       this.deps.manager.leave(p.id, 'disconnected');
@@ -210,8 +212,8 @@ export function attachRoomSignalling(server: http.Server, deps: SignallingDeps):
   deps.manager.on('media-restarted', () => {
     for (const s of sessions) s.onMediaRestarted();
   });
-  wss.on('connection', (ws) => {
-    const session = new BrowserSession(ws, deps);
+  wss.on('connection', (ws, request) => {
+    const session = new BrowserSession(ws, deps, request.socket.remoteAddress);
     sessions.add(session);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;

@@ -93,7 +93,7 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
       overrides: {
         http: { address: net.hostAddress, port: 0 },
         media: { janus: 'embedded', iceEnforceList: net.hostIf, sip: { mediaTimeoutSeconds: 8 } },
-        rooms: { sipPinAttempts: 1 },
+        rooms: { sipPinAttempts: 1, pinFailuresPerAddress: 2 },
       },
     });
     k.node.plan.createOrg({ name: 'region-skane' });
@@ -315,7 +315,19 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     expect(wrong.ok, wrong.stdout.slice(-500)).toBe(true);
     expect(k.node.rooms.manager!.participants('med-pin')).toEqual([]);
     await countersBackToZero();
-  }, 90_000);
+
+    // Calling again does not give more tries: two wrong PINs from this address for this room
+    // (rooms.pinFailuresPerAddress: 2) and even the right one is refused for a while.
+    const again = await runSipp({ scenario: 'uac-savp-info-pin-refused.xml', target: k.sip, service: '+46405009', keys: { d1: 1, d2: 3, d3: 5, d4: 7 }, timeoutMs: 40_000 });
+    expect(again.ok, again.stdout.slice(-500)).toBe(true);
+    const locked = await runSipp({ scenario: 'uac-savp-info-pin-refused.xml', target: k.sip, service: '+46405009', keys: { d1: 2, d2: 4, d3: 6, d4: 8 }, timeoutMs: 40_000 });
+    expect(locked.ok, locked.stdout.slice(-500)).toBe(true);
+    expect(k.node.rooms.manager!.participants('med-pin')).toEqual([]);
+    await countersBackToZero();
+    const pinLegs = k.node.stats.cdr.legs({ from: new Date(Date.now() - 600_000), to: new Date(Date.now() + 60_000) }).filter((l) => l.roomId === 'med-pin');
+    expect(pinLegs.at(-1)?.cause.text).toMatch(/too-many-attempts/);
+    expect(pinLegs.at(-2)?.cause.text).toMatch(/wrong/i);
+  }, 150_000);
 
   it('records every leg (CDR with SRTP suite and packets), counts SIP traffic and ports in /metrics, and reports the month', async () => {
     const legs = k.node.stats.cdr.legs({ from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 60_000) });

@@ -52,11 +52,13 @@ describe.skipIf(!!skipReason)(`rooms with browsers${skipReason ? ` (skipped: ${s
       overrides: {
         http: { address: net.hostAddress, port: 0 },
         media: { janus: 'embedded', iceEnforceList: net.hostIf },
+        rooms: { pinFailuresPerAddress: 2 },
       },
     });
     k.node.plan.createOrg({ name: 'region-skane' });
     k.node.plan.addBlock('region-skane', '+4640');
     k.node.rooms.store.create({ org: 'region-skane', name: 'Akutmottagning Lund', id: 'akut-lund', aliases: ['+46405000'], guestPin: '1234', maxParticipants: 10 });
+    k.node.rooms.store.create({ org: 'region-skane', name: 'Kardiologi', id: 'kardio', aliases: ['+46405007'], guestPin: '7777', maxParticipants: 10 });
   }, 90_000);
 
   afterAll(async () => {
@@ -96,6 +98,20 @@ describe.skipIf(!!skipReason)(`rooms with browsers${skipReason ? ` (skipped: ${s
     await join(page, origin, '+46405000', 'Mallory', '9999');
     await expect.poll(() => page.textContent('#status'), { timeout: 10_000 }).toMatch(/PIN is not right/);
   }, 30_000);
+  it('stops PIN guessing from one address across joins (rooms.pinFailuresPerAddress: 2 here)', async () => {
+    const origin = `http://${net.hostAddress}:${k.node.httpPort}`;
+    for (const [pin, expected] of [
+      ['1111', /PIN is not right/],
+      ['2222', /PIN is not right/],
+      ['7777', /Too many wrong PINs for this meeting from your network\. Try again in 10 minutes\./],
+    ] as const) {
+      const page = await browser(origin);
+      await join(page, origin, '+46405007', 'Mallory', pin);
+      await expect.poll(() => page.textContent('#status'), { timeout: 10_000 }).toMatch(expected);
+      await page.close();
+    }
+    expect(k.node.rooms.manager!.participants('kardio')).toEqual([]);
+  }, 45_000);
   it('survives Janus being killed mid-meeting: knude restarts it, keeps serving, and the browsers rejoin', async () => {
     const origin = `http://${net.hostAddress}:${k.node.httpPort}`;
     const a = await browser(origin);

@@ -4,6 +4,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { DialPlanStore } from '../../src/dialplan/store.js';
 import { AdmissionError, MediaUnavailableError, RoomManager, type MediaPlane, type MediaRoomSpec, type RoomManagerEvents } from '../../src/rooms/manager.js';
 import { RoomStore } from '../../src/rooms/store.js';
+import { PinGuard } from '../../src/rooms/pin-guard.js';
 import { openDatabase } from '../../src/store/database.js';
 
 interface Deferred {
@@ -173,6 +174,30 @@ describe('admission through the manager', () => {
     expect(await refusal('akut', '0000')).toMatchObject({ reason: 'wrong-pin', message: expect.stringMatching(/PIN is not right/) });
     expect(await refusal('akut')).toMatchObject({ reason: 'pin-required' });
     expect(media.calls).toEqual([]);
+  });
+
+  it('stops an address guessing PINs across joins, for that room only; right PINs do not reset it', async () => {
+    store.update('akut', { guestPin: '1234', hostPin: '9876' });
+    let guardNow = 0;
+    const guarded = new RoomManager({ store, media, log: pino({ level: 'silent' }), now: () => clock, pinGuard: new PinGuard({ maxFailures: 3, windowMs: 600_000, now: () => guardNow }) });
+    const join = (pin: string | undefined, source?: string) =>
+      guarded.join('akut', { kind: 'sip', displayName: 'X', ...(pin !== undefined ? { pin } : {}), ...(source ? { source } : {}) }).then(
+        (p) => p.role,
+        (e: AdmissionError) => e.reason,
+      );
+    expect(await join('0000', '192.0.2.7')).toBe('wrong-pin');
+    expect(await join('1234', '192.0.2.7')).toBe('guest');
+    expect(await join(undefined, '192.0.2.7')).toBe('pin-required'); // no PIN is no guess
+    expect(await join('1111', '192.0.2.7')).toBe('wrong-pin');
+    expect(await join('2222', '192.0.2.7')).toBe('wrong-pin');
+    // Three wrong: even the right PIN is refused now, with how long to wait.
+    const err = await guarded.join('akut', { kind: 'sip', displayName: 'X', pin: '9876', source: '192.0.2.7' }).catch((e: unknown) => e as AdmissionError);
+    expect(err).toMatchObject({ reason: 'too-many-attempts', message: 'Too many wrong PINs for this meeting from your network. Try again in 10 minutes.' });
+    expect(await join('9876', '192.0.2.8')).toBe('host');
+    expect(await join('9876')).toBe('host'); // no address known: not guarded
+    guardNow += 600_000;
+    expect(await join('9876', '192.0.2.7')).toBe('host');
+    guarded.dispose();
   });
 
   it('never overfills a room, also when joins race', async () => {

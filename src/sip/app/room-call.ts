@@ -89,6 +89,7 @@ const ADMISSION_STATUS: Record<string, number> = {
   expired: 404,
   'wrong-pin': 403,
   'pin-required': 403,
+  'too-many-attempts': 403,
 };
 
 /** The display name a SIP caller shows in the room: From's display name, else its user part. */
@@ -343,7 +344,7 @@ class RoomCall {
   /** Admission to the room; refusals answer the INVITE (or end the answered call). */
   private async admit(pin: string | undefined): Promise<boolean> {
     try {
-      const p = await this.deps.manager.join(this.roomId, { kind: 'sip', displayName: callerName(this.req), ...(pin ? { pin } : {}), ...(this.callerOrg ? { org: this.callerOrg } : {}) });
+      const p = await this.deps.manager.join(this.roomId, { kind: 'sip', displayName: callerName(this.req), source: this.req.source_address, ...(pin ? { pin } : {}), ...(this.callerOrg ? { org: this.callerOrg } : {}) });
       if (this.ended) {
         this.deps.manager.leave(p.id, 'cancelled');
         return false;
