@@ -27,6 +27,7 @@ import { EmbeddedSipServer } from './sip/server/embedded.js';
 import { migrate, openDatabase, type Db } from './store/database.js';
 import { loadOrCreateCertificate } from './util/tls-cert.js';
 import { attachRoomSignalling } from './web/signalling.js';
+import { trustedProxySet } from './web/client-address.js';
 import type { JoinInfo } from './api/http.js';
 
 /** Every capability's schema, in the order they may depend on each other. */
@@ -323,7 +324,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     metrics: metricsHandler(stats.metrics.registry),
     monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent }),
   });
-  const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, capacity, log: log.child({ component: 'signalling' }) }) : undefined;
+  const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, capacity, log: log.child({ component: 'signalling' }), trustedProxies: trustedProxySet(config.http.trustedProxies) }) : undefined;
   let httpPort: number;
   try {
     httpPort = await listen(httpServer, config.http.address, config.http.port);

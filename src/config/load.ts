@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ApiConfigError, parseApiConfig } from '../api/v1/config.js';
@@ -204,6 +205,9 @@ function checkConsistency(c: KnudeConfig): void {
   if (c.calls.sessionExpiresSeconds < c.calls.minSessionExpiresSeconds) throw new ConfigError('calls.sessionExpiresSeconds must not be below calls.minSessionExpiresSeconds');
   for (const k of ['sipPinAttempts', 'pinFailuresPerAddress', 'pinFailureWindowSeconds'] as const) {
     if (!Number.isInteger(c.rooms[k]) || c.rooms[k] < 1) throw new ConfigError(`rooms.${k} must be a whole number of at least 1`);
+  }
+  for (const a of c.http.trustedProxies) {
+    if (typeof a !== 'string' || isIP(a) === 0) throw new ConfigError(`http.trustedProxies: "${String(a)}" is not an IP address`);
   }
   if (c.sip.server === 'drachtio' && !c.sip.drachtio.secret) {
     throw new ConfigError('sip.drachtio.secret is required when sip.server is drachtio');

@@ -124,7 +124,16 @@ export interface KnudeConfig {
   api: ApiConfig;
   /** The H.323 gatekeeper (RAS): src/h323/config.ts. */
   h323: GatekeeperConfig;
-  http: { address: string; port: number };
+  http: {
+    address: string;
+    port: number;
+    /**
+     * Addresses of reverse proxies in front of the join page (browsers need HTTPS for their
+     * camera, so production has one). From these, the client's address is read from
+     * X-Forwarded-For; from anyone else, X-Forwarded-For is ignored.
+     */
+    trustedProxies: string[];
+  };
   store: { sqlitePath: string };
 }
 
@@ -179,6 +188,6 @@ export const defaultConfig: KnudeConfig = {
   api: defaultApiConfig,
   h323: defaultGatekeeperConfig,
   zones: { probeIntervalSeconds: 30, probeTimeoutSeconds: 5, failuresToDown: 2 },
-  http: { address: '127.0.0.1', port: 8080 },
+  http: { address: '127.0.0.1', port: 8080, trustedProxies: [] },
   store: { sqlitePath: 'knude.db' },
 };

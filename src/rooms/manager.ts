@@ -128,7 +128,17 @@ export interface MediaRestartedEvent {
   at: string;
 }
 
+/** A PIN refused: wrong, or not tried because its address made too many wrong (PinGuard). */
+export interface PinRefusedEvent {
+  roomId: string;
+  org: string;
+  kind: ParticipantKind;
+  reason: 'wrong-pin' | 'too-many-attempts';
+  at: string;
+}
+
 export interface RoomManagerEvents {
+  'pin-refused': [PinRefusedEvent];
   'participant-joined': [ParticipantJoinedEvent];
   'participant-left': [ParticipantLeftEvent];
   'room-opened': [RoomOpenedEvent];
@@ -218,13 +228,17 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     const lockedMs = guarded ? (this.pinGuard?.lockedFor(guarded.roomId, guarded.source) ?? 0) : 0;
     if (lockedMs > 0) {
       this.log.warn({ room: room.id, source: req.source, kind: req.kind }, 'PIN refused: too many wrong PINs from this address');
+      this.fire('pin-refused', { roomId: room.id, org: room.org, kind: req.kind, reason: 'too-many-attempts', at: this.now().toISOString() });
       const minutes = Math.ceil(lockedMs / 60_000);
       throw new AdmissionError('too-many-attempts', `Too many wrong PINs for this meeting from your network. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`);
     }
     // The PIN is hashed off the event loop; the room is read again after it, so the decision
     // below (counts, lock, host present) is taken on the state of this instant.
     const role = await pinRole(room, pin);
-    if (role === null && guarded) this.pinGuard?.failed(guarded.roomId, guarded.source);
+    if (role === null && pin !== undefined) {
+      if (guarded) this.pinGuard?.failed(guarded.roomId, guarded.source);
+      this.fire('pin-refused', { roomId: room.id, org: room.org, kind: req.kind, reason: 'wrong-pin', at: this.now().toISOString() });
+    }
     room = this.resolve(room.id);
     if (!room) throw new AdmissionError('not-found', 'There is no meeting room at this address.');
     let live = this.rooms.get(room.id);

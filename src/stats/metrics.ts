@@ -58,6 +58,8 @@ export interface KnudeMetrics {
   setSources(sources: MetricSources): void;
   /** A call or join refused by admission control; cause e.g. 'node-ports', 'org-quota'. */
   admissionRefused(cause: string): void;
+  /** A meeting PIN refused: 'wrong-pin', or 'too-many-attempts' (the address is held back). */
+  pinRefused(reason: string): void;
   sipRequest(method: string): void;
   sipResponse(method: string, status: number): void;
   /** Media figures since the last call for this kind of leg (increments, not totals). */
@@ -168,6 +170,7 @@ export function createMetrics(opts: { node?: string; defaultMetrics?: boolean; s
   orgGauge('knude_org_licences_in_use', 'Licence units in use per organisation', (o) => o.licencesInUse);
 
   const refusals = new Counter({ name: 'knude_admission_refusals_total', help: 'Calls and joins refused by admission control, by cause', labelNames: ['cause'], registers });
+  const pinRefusals = new Counter({ name: 'knude_room_pin_refusals_total', help: 'Meeting PINs refused (SIP and browser), by reason: wrong-pin, too-many-attempts', labelNames: ['reason'], registers });
   const requests = new Counter({ name: 'knude_sip_requests_total', help: 'SIP requests received, by method', labelNames: ['method'], registers });
   const responses = new Counter({ name: 'knude_sip_responses_total', help: 'SIP responses sent, by request method and status code', labelNames: ['method', 'code'], registers });
   const packets = new Counter({ name: 'knude_media_packets_total', help: 'RTP packets by leg kind and direction', labelNames: ['kind', 'direction'], registers });
@@ -184,6 +187,9 @@ export function createMetrics(opts: { node?: string; defaultMetrics?: boolean; s
     },
     admissionRefused(cause) {
       refusals.inc({ cause: causeLabel(cause) });
+    },
+    pinRefused(reason) {
+      pinRefusals.inc({ reason: causeLabel(reason) });
     },
     sipRequest(method) {
       requests.inc({ method: methodLabel(method) });

@@ -115,6 +115,7 @@ export class NodeStats {
     }
     const m = deps.manager;
     if (m) {
+      m.on('pin-refused', (e) => this.metrics.pinRefused(e.reason));
       m.on('room-opened', (e) => this.meetings.roomOpened(e));
       m.on('participant-joined', (e) => this.meetings.participantJoined(e));
       m.on('room-closed', (e) => this.meetings.roomClosed(e));

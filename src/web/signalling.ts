@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { BrowserLeg, MediaPlane, RTCIceCandidateInit } from '../media/plane.js';
 import { browserRefusal, type CapacityLedger, type Reservation } from '../capacity/index.js';
 import { AdmissionError, type RoomManager } from '../rooms/manager.js';
+import { clientAddress } from './client-address.js';
 
 interface SignallingDeps {
   manager: RoomManager;
@@ -11,6 +12,8 @@ interface SignallingDeps {
   /** Every browser participant takes a port; absent: no accounting (tests of signalling alone). */
   capacity?: CapacityLedger;
   log: Logger;
+  /** Reverse proxies whose X-Forwarded-For names the browser (see clientAddress). */
+  trustedProxies?: ReadonlySet<string>;
 }
 
 /** What a browser may send; anything else is answered with an error and ignored. */
@@ -68,7 +71,7 @@ class BrowserSession {
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: SignallingDeps,
-    /** The browser's address as this node sees it (a proxy's, behind one). */
+    /** The browser's address (behind a trusted proxy, as the proxy says). */
     private readonly source: string | undefined,
   ) {}
 
@@ -213,7 +216,7 @@ export function attachRoomSignalling(server: http.Server, deps: SignallingDeps):
     for (const s of sessions) s.onMediaRestarted();
   });
   wss.on('connection', (ws, request) => {
-    const session = new BrowserSession(ws, deps, request.socket.remoteAddress);
+    const session = new BrowserSession(ws, deps, clientAddress(request, deps.trustedProxies ?? new Set()));
     sessions.add(session);
     ws.on('message', (data, isBinary) => {
       if (isBinary) return;

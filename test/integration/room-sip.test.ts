@@ -344,6 +344,8 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     expect(metrics).toMatch(/knude_sip_requests_total\{[^}]*method="INVITE"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/knude_sip_responses_total\{[^}]*code="488"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/knude_janus_up\{[^}]*\} 1/);
+    expect(metrics).toMatch(/knude_room_pin_refusals_total\{[^}]*reason="wrong-pin"[^}]*\} [1-9]/);
+    expect(metrics).toMatch(/knude_room_pin_refusals_total\{[^}]*reason="too-many-attempts"[^}]*\} [1-9]/);
     expect(metrics).toMatch(/knude_media_packets_total\{/);
 
     const month = new Date().toISOString().slice(0, 7);

@@ -6,6 +6,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { WebSocket } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JanusMediaPlane } from '../../src/media/index.js';
 import { openMeetingPage } from '../helpers/browser.js';
@@ -50,15 +51,17 @@ describe.skipIf(!!skipReason)(`rooms with browsers${skipReason ? ` (skipped: ${s
     net = createTestNetwork();
     k = await startKnude({
       overrides: {
-        http: { address: net.hostAddress, port: 0 },
         media: { janus: 'embedded', iceEnforceList: net.hostIf },
         rooms: { pinFailuresPerAddress: 2 },
+        // The host side of the test network stands in for a TLS reverse proxy.
+        http: { address: net.hostAddress, port: 0, trustedProxies: [net.hostAddress] },
       },
     });
     k.node.plan.createOrg({ name: 'region-skane' });
     k.node.plan.addBlock('region-skane', '+4640');
     k.node.rooms.store.create({ org: 'region-skane', name: 'Akutmottagning Lund', id: 'akut-lund', aliases: ['+46405000'], guestPin: '1234', maxParticipants: 10 });
     k.node.rooms.store.create({ org: 'region-skane', name: 'Kardiologi', id: 'kardio', aliases: ['+46405007'], guestPin: '7777', maxParticipants: 10 });
+    k.node.rooms.store.create({ org: 'region-skane', name: 'Neurologi', id: 'neuro', aliases: ['+46405008'], guestPin: '8888', maxParticipants: 10 });
   }, 90_000);
 
   afterAll(async () => {
@@ -111,6 +114,28 @@ describe.skipIf(!!skipReason)(`rooms with browsers${skipReason ? ` (skipped: ${s
       await page.close();
     }
     expect(k.node.rooms.manager!.participants('kardio')).toEqual([]);
+  }, 45_000);
+  it('behind a trusted reverse proxy, counts PIN guesses per client named in X-Forwarded-For', async () => {
+    const url = `ws://${net.hostAddress}:${k.node.httpPort}/ws/rooms`;
+    const attempt = (client: string, pin: string) =>
+      new Promise<string>((resolve, reject) => {
+        const ws = new WebSocket(url, { headers: { 'X-Forwarded-For': `203.0.113.66, ${client}` } });
+        const timer = setTimeout(() => reject(new Error('no answer to the join')), 10_000);
+        ws.on('open', () => ws.send(JSON.stringify({ type: 'join', alias: '+46405008', displayName: 'Via proxy', pin })));
+        ws.on('message', (d) => {
+          const m = JSON.parse(String(d)) as { type: string; reason?: string };
+          if (m.type !== 'error') return;
+          clearTimeout(timer);
+          ws.close();
+          resolve(m.reason ?? '');
+        });
+        ws.on('error', reject);
+      });
+    expect(await attempt('192.0.2.7', '1111')).toBe('wrong-pin');
+    expect(await attempt('192.0.2.7', '2222')).toBe('wrong-pin');
+    expect(await attempt('192.0.2.7', '8888')).toBe('too-many-attempts');
+    // Another client behind the same proxy is not held back.
+    expect(await attempt('192.0.2.8', '3333')).toBe('wrong-pin');
   }, 45_000);
   it('survives Janus being killed mid-meeting: knude restarts it, keeps serving, and the browsers rejoin', async () => {
     const origin = `http://${net.hostAddress}:${k.node.httpPort}`;

@@ -4,6 +4,7 @@
  * each receives the other's video and audio. Both browsers run in the test network namespace.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Browser as ChromiumBrowser, Page as ChromiumPage } from 'playwright-core';
 import puppeteer, { type Browser as FirefoxBrowser, type Page as FirefoxPage } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,6 +86,11 @@ describe.skipIf(!!skipReason)(`rooms in Firefox${skipReason ? ` (skipped: ${skip
 
     const [sf, sc] = await Promise.all([receives(() => ff.evaluate(readStats), 15_000), receives(() => ch.evaluate(readStats), 15_000)]);
     await ff.screenshot({ path: 'test-results/meeting-firefox.png' });
+    if (sf.framesDecoded <= 10 || sc.framesDecoded <= 10) {
+      // Seen once in a full CI run and never alone: keep what knude said about the media legs.
+      const lines = readFileSync(k.logFile, 'utf8').split('\n').filter((l) => /signalling|subscriber|renegotiat|janus|"level":(40|50)/i.test(l));
+      console.log(`Firefox ${JSON.stringify(sf)}, Chromium ${JSON.stringify(sc)}; knude log (media lines, last 80):\n${lines.slice(-80).join('\n')}`);
+    }
     expect(sf.framesDecoded, "Firefox decodes Chromium's video").toBeGreaterThan(10);
     expect(sc.framesDecoded, "Chromium decodes Firefox's video").toBeGreaterThan(10);
     expect(sf.totalAudioEnergy, 'Firefox hears Chromium').toBeGreaterThan(0);

@@ -18,7 +18,7 @@ describe('shipped configuration files', () => {
     const c = loadConfig({ file: file('docker/knude.image.yaml') });
     expect(c.sip.server).toBe('embedded');
     expect(c.sip.listen.every((l) => l.address === '0.0.0.0')).toBe(true);
-    expect(c.http).toEqual({ address: '0.0.0.0', port: 8080 });
+    expect(c.http).toEqual({ address: '0.0.0.0', port: 8080, trustedProxies: [] });
   });
 
   it('the compose configuration loads with its environment: drachtio service, no SIP sockets', () => {

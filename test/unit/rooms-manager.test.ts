@@ -67,7 +67,7 @@ let media: MemoryMedia;
 let manager: RoomManager;
 let events: Array<{ event: keyof RoomManagerEvents; payload: Record<string, unknown> }>;
 
-const EVENTS: Array<keyof RoomManagerEvents> = ['participant-joined', 'participant-left', 'room-opened', 'room-closed', 'lobby-released', 'media-restarted'];
+const EVENTS: Array<keyof RoomManagerEvents> = ['pin-refused', 'participant-joined', 'participant-left', 'room-opened', 'room-closed', 'lobby-released', 'media-restarted'];
 const named = (name: keyof RoomManagerEvents) => events.filter((e) => e.event === name).map((e) => e.payload);
 
 beforeEach(() => {
@@ -198,6 +198,13 @@ describe('admission through the manager', () => {
     guardNow += 600_000;
     expect(await join('9876', '192.0.2.7')).toBe('host');
     guarded.dispose();
+  });
+
+  it('tells of every refused PIN (for the metrics)', async () => {
+    store.update('akut', { guestPin: '1234' });
+    await manager.join('akut', { kind: 'browser', displayName: 'X', pin: '0000' }).catch(() => undefined);
+    await manager.join('akut', { kind: 'browser', displayName: 'X' }).catch(() => undefined);
+    expect(named('pin-refused')).toEqual([{ roomId: 'akut', org: 'region-skane', kind: 'browser', reason: 'wrong-pin', at: clock.toISOString() }]);
   });
 
   it('never overfills a room, also when joins race', async () => {

@@ -124,6 +124,9 @@ describe('metrics', () => {
     m.admissionRefused('node-ports');
     m.admissionRefused('org-quota');
     m.admissionRefused('Weird Cause "x"');
+    m.pinRefused('wrong-pin');
+    m.pinRefused('wrong-pin');
+    m.pinRefused('too-many-attempts');
     m.media('video', { packetsSent: 100, packetsReceived: 90, packetsLost: 3, jitterMs: 4.25 });
     m.media('video', { packetsSent: 50, packetsReceived: 10 });
     m.media('audio', { packetsLost: 1, jitterMs: 12 });
@@ -157,6 +160,8 @@ describe('metrics', () => {
       ['knude_admission_refusals_total', 'counter', { cause: 'node-ports' }, 2],
       ['knude_admission_refusals_total', 'counter', { cause: 'org-quota' }, 1],
       ['knude_admission_refusals_total', 'counter', { cause: 'other' }, 1],
+      ['knude_room_pin_refusals_total', 'counter', { reason: 'wrong-pin' }, 2],
+      ['knude_room_pin_refusals_total', 'counter', { reason: 'too-many-attempts' }, 1],
       ['knude_sip_requests_total', 'counter', { method: 'INVITE' }, 2],
       ['knude_sip_requests_total', 'counter', { method: 'REGISTER' }, 1],
       ['knude_sip_requests_total', 'counter', { method: 'OTHER' }, 2],
