@@ -26,6 +26,8 @@ type ClientMessage =
   | { type: 'leave' };
 
 const MAX_MESSAGE = 64 * 1024;
+/** Retries of a failed subscriber renegotiation, 250 ms, 500 ms, 1 s and 2 s apart. */
+const RENEGOTIATION_RETRIES = 4;
 
 function parse(data: string): ClientMessage | undefined {
   let m: unknown;
@@ -172,15 +174,24 @@ class BrowserSession {
     this.send({ type: 'joined', participantId: p.id, roomId: p.roomId, role: p.role, lobby: !!p.waitingInLobby, feedId: leg.feedId });
   }
 
-  /** Offers the browser the current set of other participants' streams (serialised). */
-  private renegotiate(): void {
+  /**
+   * Offers the browser the current set of other participants' streams (serialised). A failed
+   * attempt is tried again a few times, a little later each time: a publisher can be announced
+   * a moment before the media server lets anyone subscribe to it ("No such feed"), and
+   * without a retry nothing would offer its streams until the next change in the room.
+   */
+  private renegotiate(attempt = 0): void {
     this.renegotiating = this.renegotiating.then(async () => {
       if (!this.leg || this.closed) return;
       const offer = await this.leg.subscriberOffer();
       if (!offer) return;
       this.ready.subscriber = false;
       this.send({ type: 'subscriber-offer', sdp: offer.sdp, streams: offer.streams });
-    }).catch((err) => this.deps.log.warn({ err: (err as Error).message }, 'subscriber renegotiation failed'));
+    }).catch((err) => {
+      const retry = attempt < RENEGOTIATION_RETRIES && !this.closed;
+      this.deps.log.warn({ err: (err as Error).message, participant: this.participantId, attempt, retry }, 'subscriber renegotiation failed');
+      if (retry) setTimeout(() => this.renegotiate(attempt + 1), 250 * 2 ** attempt).unref();
+    });
   }
 
   onLobbyReleased(participantId: string): void {
