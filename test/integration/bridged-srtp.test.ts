@@ -3,7 +3,7 @@
  * refused with 488 and a Warning before anyone rings; an SRTP offer answered with SRTP is
  * connected; a callee answering an SRTP offer with plain RTP gets a BYE and the caller 488.
  * A delayed offer (INVITE without SDP) is passed through: the callee's offer in its 200 and the
- * caller's answer in its ACK are held to the same policy.
+ * caller's answer in its ACK are held to the same policy; so is a re-INVITE without SDP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
@@ -57,6 +57,15 @@ describe.skipIf(!!skipReason)('SRTP required on bridged calls', () => {
   it('refuses a callee that answers an SRTP offer with plain RTP: caller 488, callee BYE', async () => {
     const callee = await bob('uas-answer.xml'); // answers RTP/AVP whatever it was offered, then waits for BYE
     const r = await alice('uac-expect-status-savp.xml', { expect_status: 488 });
+    expect(r.ok, describeSippResult(r)).toBe(true);
+    const c = await callee.done;
+    expect(c.ok, describeSippResult(c)).toBe(true);
+    await expect.poll(async () => (await k.node.capacity.usage()).ports).toBe(0);
+  }, 60_000);
+
+  it("passes a re-INVITE without SDP on: the callee's fresh SRTP offer to the caller, the caller's answer back in the ACK", async () => {
+    const callee = await bob('uas-offerless-reinvite.xml');
+    const r = await alice('uac-offerless-reinvite.xml');
     expect(r.ok, describeSippResult(r)).toBe(true);
     const c = await callee.done;
     expect(c.ok, describeSippResult(c)).toBe(true);

@@ -193,6 +193,13 @@ describe.skipIf(!haveSipp)('sipp scenarios (sipp against sipp)', () => {
     for (const r of [uac, server]) if (r.traceDir) rmSync(r.traceDir, { recursive: true, force: true });
   });
 
+  it('uac-offerless-reinvite -> uas-offerless-reinvite: a fresh offer in the 200, the answer in the ACK', async () => {
+    const uas = await startSippServer({ scenario: 'uas-offerless-reinvite.xml', count: 1, timeoutMs: 10_000 });
+    const uac = await runSipp({ scenario: 'uac-offerless-reinvite.xml', target: uas.address, keys: { hold_ms: 100 }, timeoutMs: 8000 });
+    expectOk(uac);
+    expectOk(await uas.done);
+  });
+
   it('uac-recv-bye <- uas-bye: the callee hangs up', async () => {
     const uas = await startSippServer({ scenario: 'uas-bye.xml', count: 1, keys: { hold_ms: 200 }, timeoutMs: 10_000 });
     const uac = await runSipp({ scenario: 'uac-recv-bye.xml', target: uas.address, timeoutMs: 6000 });

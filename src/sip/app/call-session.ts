@@ -360,10 +360,62 @@ export class CallSession {
         end('callee');
       });
       // Re-INVITE (hold/resume, new media) from either side is offered to the other.
+      const hangUpBoth = (why: string) => {
+        const reason = { headers: { Reason: `SIP;cause=488;text="${why.replace(/"/g, "'")}"` } };
+        quietly(uas.destroy(reason));
+        quietly(uac.destroy(reason));
+        end('system');
+      };
+      /**
+       * A re-INVITE without SDP asks for a fresh offer (RFC 3264 5; call managers send them to
+       * refresh or resume a call). It is passed on as one: the other side's offer goes back in
+       * our 200 and the answer from the ACK on in the other leg's ACK, both held to the policy.
+       * An offer refused is a 488 and leaves the session as it was; an answer refused ends
+       * the call, since that leg has already offered.
+       */
+      const relayOfferless = (from: Srf.Dialog, to: Srf.Dialog, mres: Srf.SrfResponse) => {
+        const previous = to.local.sdp;
+        (to.modify({ noAck: true }) as unknown as Promise<{ sdp?: string; ack(sdp: string): void }>).then(
+          (pending) => {
+            const offer = String(pending.sdp ?? '');
+            const restore = () => {
+              pending.ack(previous);
+              to.local.sdp = previous;
+            };
+            const refusedOffer = !offer.trim() ? 'the 200 to a re-INVITE without SDP carried no offer' : this.o.security?.offer(offer);
+            if (refusedOffer) {
+              restore();
+              return void mres.send(488, { headers: { Warning: `399 knude "${refusedOffer.replace(/^399 knude "|"$/g, '').replace(/"/g, "'")}"` } });
+            }
+            let acked = false;
+            const giveUp = setTimeout(() => {
+              if (!acked) hangUpBoth('the re-INVITE was never acknowledged');
+            }, ACK_TIMEOUT_MS);
+            (from as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (ack) => {
+              acked = true;
+              clearTimeout(giveUp);
+              const answer = String(ack.body ?? '');
+              const refused = !answer.trim() ? 'the ACK carried no SDP answer to the offer' : this.o.security?.answer(offer, answer);
+              if (refused) {
+                restore();
+                return void hangUpBoth(refused);
+              }
+              pending.ack(answer);
+              to.local.sdp = answer;
+            });
+            mres.send(200, { body: offer });
+          },
+          (err: unknown) => {
+            to.local.sdp = previous;
+            mres.send(statusOf(err) >= 400 ? statusOf(err) : 488);
+          },
+        );
+      };
       const relayModify = (from: Srf.Dialog, to: Srf.Dialog) =>
         from.on('modify', (mreq: Srf.SrfRequest, mres: Srf.SrfResponse) => {
           if (from === uas) timer?.refreshed();
-          const refusedOffer = mreq.body ? this.o.security?.offer(String(mreq.body)) : undefined;
+          if (!String(mreq.body ?? '').trim()) return relayOfferless(from, to, mres);
+          const refusedOffer = this.o.security?.offer(String(mreq.body));
           // RFC 3261 14.2: a refused re-INVITE leaves the session as it was.
           if (refusedOffer) return void mres.send(488, { headers: { Warning: refusedOffer } });
           to.modify(mreq.body).then(
