@@ -5,7 +5,7 @@
  * video. SIPp checks the refusals (plain RTP: 488 with a Warning) and a bare SRTP call; every
  * call gives its port back.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -272,6 +272,13 @@ describe.skipIf(!!skipReason)(`SIP endpoints in rooms${skipReason ? ` (skipped: 
     expect(final).toMatch(/^SIP\/2\.0 422/);
     expect(final).toMatch(/Min-SE: 90/);
   }, 60_000);
+
+  it('answers a re-INVITE without SDP with the session as it stands and applies the answer from the ACK', async () => {
+    const r = await runSipp({ scenario: 'uac-offerless-reinvite.xml', target: k.sip, service: '+46405000', keys: { hold_ms: 300 }, timeoutMs: 30_000 });
+    expect(r.ok, r.stdout.slice(-500)).toBe(true);
+    await countersBackToZero();
+    expect(readFileSync(k.logFile, 'utf8')).toContain('session offered again (re-INVITE without SDP); the answer applies');
+  });
 
   it('takes a late offer (INVITE without SDP): offers SRTP in the 200, reads the answer in the ACK', async () => {
     const r = runSipp({ scenario: 'uac-late-offer-savp.xml', target: k.sip, service: '+46405000', timeoutMs: 40_000 });

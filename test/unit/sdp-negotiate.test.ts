@@ -12,7 +12,7 @@ import { parseCryptoAttribute } from '../../src/media/sdp/crypto-attr.js';
 import { SdpError } from '../../src/media/sdp/errors.js';
 import { answerProfileLevelId, parseProfileLevelId } from '../../src/media/sdp/h264.js';
 import { negotiate, renegotiate } from '../../src/media/sdp/negotiate.js';
-import { buildOffer, readAnswer } from '../../src/media/sdp/offer.js';
+import { buildOffer, readAnswer, reoffer } from '../../src/media/sdp/offer.js';
 import { checkOfferSecurity } from '../../src/media/sdp/policy.js';
 import type { SrtpKeyParams } from '../../src/media/sdp/suites.js';
 import type { AnswerResult, LocalCapabilities, NegotiatedMedia, NegotiatedSession } from '../../src/media/sdp/types.js';
@@ -523,6 +523,32 @@ describe('buildOffer and readAnswer: knude dialling an endpoint', () => {
     expect(back.audio.remote).toEqual({ address: '203.0.113.20', rtpPort: 50000, rtcpPort: 50000, rtcpMux: true });
     expect(callee.audio.telephoneEvent).toEqual({ payloadType: 101, clockRate: 8000 });
     expect(back.video!.h264).toEqual({ profileLevelId: '42e028', packetizationMode: 1, levelAsymmetryAllowed: true });
+  });
+});
+
+describe('reoffer: a re-INVITE without SDP', () => {
+  it('offers the session as it stands; the answer in the ACK brings the endpoint\'s new keys, knude keeps its own', () => {
+    const endpointCaps = capabilities({ address: '198.51.100.7', audio: { port: 30000, codecs: ['PCMU'] } });
+    const endpoint = buildOffer(endpointCaps);
+    const session = ok(negotiate(endpoint.offerSdp, capabilities()));
+    const pending = reoffer(session)!;
+    expect(pending.offerSdp).toBe(session.answerSdp);
+    // The endpoint answers knude's offer with fresh keys of its own (and a new port).
+    const reanswer = ok(negotiate(pending.offerSdp, capabilities({ address: '198.51.100.7', audio: { port: 30010, codecs: ['PCMU'] } })));
+    const back = readAnswer(pending, reanswer.answerSdp);
+    if (!back.ok) throw new Error(back.warning);
+    expect(keyBytes(back.audio.tx)).toBe(keyBytes(session.audio.tx));
+    expect(keyBytes(back.audio.rx)).toBe(keyBytes(reanswer.audio.tx));
+    expect(keyBytes(back.audio.rx)).not.toBe(keyBytes(session.audio.rx));
+    expect(back.audio.crypto).toEqual(session.audio.crypto);
+    expect([back.audio.codec, back.audio.remote.rtpPort]).toEqual(['PCMU', 30010]);
+    // An answer that drops encryption is refused like any other.
+    expect(readAnswer(pending, reanswer.answerSdp.replace(/RTP\/SAVP/g, 'RTP/AVP'))).toMatchObject({ ok: false, status: 488 });
+  });
+
+  it('leaves a DTLS-SRTP session alone (no keys in its SDP)', () => {
+    const session = ok(negotiate(readSdp('baresip'), capabilities()));
+    expect(reoffer({ ...session, audio: { ...session.audio, dtls: { role: 'server', fingerprints: [] } } })).toBeUndefined();
   });
 });
 

@@ -125,6 +125,19 @@ function transport(caps: LocalCapabilities, port: number, rtcpPort: number | und
  * Reads the endpoint's answer to `pending`. A refusal means the call must be ended (ACK, then
  * BYE with the Warning): the answer would leave media unencrypted or share no audio codec.
  */
+/**
+ * The session as it stands, offered again: for a re-INVITE without SDP (RFC 3264 §8), whose
+ * 200 must carry an offer. It is knude's last SDP on the leg with the keys in it, so the answer
+ * in the ACK is read like any other and may bring the endpoint's new keys. A DTLS-SRTP session
+ * keeps its association and has no keys in the SDP: undefined (its SDP is simply sent again).
+ */
+export function reoffer(n: NegotiatedSession): PendingOffer | undefined {
+  if (n.audio.dtls || n.video?.dtls) return undefined;
+  const keys: Array<Map<number, SrtpKeyParams>> = [];
+  for (const m of [n.audio, n.video]) if (m) keys[m.index] = new Map([[m.crypto.tag, m.tx]]);
+  return { offerSdp: n.localSdp, origin: { ...n.origin }, keys };
+}
+
 export function readAnswer(pending: PendingOffer, answerSdp: string): ({ ok: true } & NegotiatedSession) | SdpRefusal {
   const security = checkAnswerSecurity(pending.offerSdp, answerSdp);
   if (!security.ok) return security;

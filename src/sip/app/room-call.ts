@@ -20,7 +20,7 @@ import { UdpPortRange } from '../../media/relay/ports.js';
 import { SipLegRelay, type JanusTargets, type RelayStreamSpec, type StreamStats } from '../../media/relay/leg-relay.js';
 import { dtlsCertificate } from '../../media/relay/dtls.js';
 import type { RoomVideoSwitches } from '../../media/relay/room-switches.js';
-import { buildOffer, checkOfferSecurity, negotiate, readAnswer, renegotiate, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type SrtpSuite } from '../../media/sdp/index.js';
+import { buildOffer, checkOfferSecurity, negotiate, readAnswer, renegotiate, reoffer, type LocalCapabilities, type NegotiatedAudio, type NegotiatedSession, type NegotiatedVideo, type PendingOffer, type SrtpSuite } from '../../media/sdp/index.js';
 import { promptFrames, type PromptCodec, type PromptName } from '../../media/prompts/index.js';
 import { generateKeyParams } from '../../media/srtp/index.js';
 import { AdmissionError, MediaUnavailableError, type RoomManager } from '../../rooms/manager.js';
@@ -459,7 +459,14 @@ class RoomCall {
     const headers = this.sessionTimer?.headers() ?? {};
     const offer = String(req.body ?? '');
     if (!offer.trim() || !this.negotiated) {
-      // A refresh without SDP: answer with what we have.
+      // A re-INVITE without SDP asks for an offer: the session as it stands, whose answer comes
+      // in the ACK and may carry the endpoint's new keys. An UPDATE without SDP is a refresh.
+      const pending = req.method === 'INVITE' && this.negotiated ? reoffer(this.negotiated) : undefined;
+      if (pending && this.dialog) {
+        (this.dialog as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (ack) => this.onReofferAnswer(pending, String(ack.body ?? '')));
+        res.send(200, { headers: { ...headers, 'Content-Type': 'application/sdp' }, body: pending.offerSdp });
+        return;
+      }
       res.send(200, { headers, ...(req.method === 'INVITE' && this.negotiated ? { body: this.negotiated.localSdp } : {}) });
       return;
     }
@@ -477,6 +484,25 @@ class RoomCall {
       this.log.warn({ err: (err as Error).message }, 'applying the re-INVITE failed');
     }
     res.send(200, { body: answer.answerSdp, headers: { ...headers, 'Content-Type': 'application/sdp' } });
+  }
+
+  /** The answer (from the ACK) to the session offered again: its keys and address apply now. */
+  private onReofferAnswer(pending: PendingOffer, sdp: string): void {
+    if (this.ended) return;
+    if (!sdp.trim()) return void this.end('no SDP answer in the ACK', 'system', 'SIP;cause=488;text="the ACK carried no SDP answer to our offer"');
+    const answer = readAnswer(pending, sdp);
+    if (!answer.ok) {
+      this.log.info({ reason: answer.reason }, 'answer to a re-INVITE without SDP refused by the SRTP policy');
+      return void this.end(`488 ${answer.reason}`, 'system', `SIP;cause=488;text="${answer.warning.replace(/^399 knude "|"$/g, '').replace(/"/g, "'")}"`);
+    }
+    this.negotiated = answer;
+    try {
+      if (this.leg) this.relay?.configure(this.relaySpecs(answer), this.janusTargets(answer.audio.audioLevelExtId ?? 1));
+      else this.relay?.configure(this.relaySpecs(answer), { audio: { host: '127.0.0.1', port: 9 } });
+      this.log.info({ srtp: answer.audio.crypto.suite }, 'session offered again (re-INVITE without SDP); the answer applies');
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'applying the answer to a re-INVITE without SDP failed');
+    }
   }
 
   // --- PIN entry ---------------------------------------------------------------------------
