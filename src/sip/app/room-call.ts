@@ -476,14 +476,20 @@ class RoomCall {
       res.send(answer.status === 400 ? 400 : 488, { headers: { Warning: answer.warning } });
       return;
     }
-    this.negotiated = answer;
     try {
-      if (this.leg) this.relay?.configure(this.relaySpecs(answer), this.janusTargets(answer.audio.audioLevelExtId ?? 1));
-      else this.relay?.configure(this.relaySpecs(answer), { audio: { host: '127.0.0.1', port: 9 } });
+      this.renegotiated(answer);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'applying the re-INVITE failed');
     }
     res.send(200, { body: answer.answerSdp, headers: { ...headers, 'Content-Type': 'application/sdp' } });
+  }
+
+  /** A new offer/answer in the call: the relay takes its keys, addresses and codecs now. */
+  private renegotiated(n: NegotiatedSession): void {
+    this.negotiated = n;
+    // Before the PIN is entered (no Janus leg yet) media goes nowhere but the prompt plays.
+    if (this.leg) this.relay?.configure(this.relaySpecs(n), this.janusTargets(n.audio.audioLevelExtId ?? 1));
+    else this.relay?.configure(this.relaySpecs(n), { audio: { host: '127.0.0.1', port: 9 } });
   }
 
   /** The answer (from the ACK) to the session offered again: its keys and address apply now. */
@@ -495,10 +501,8 @@ class RoomCall {
       this.log.info({ reason: answer.reason }, 'answer to a re-INVITE without SDP refused by the SRTP policy');
       return void this.end(`488 ${answer.reason}`, 'system', `SIP;cause=488;text="${answer.warning.replace(/^399 knude "|"$/g, '').replace(/"/g, "'")}"`);
     }
-    this.negotiated = answer;
     try {
-      if (this.leg) this.relay?.configure(this.relaySpecs(answer), this.janusTargets(answer.audio.audioLevelExtId ?? 1));
-      else this.relay?.configure(this.relaySpecs(answer), { audio: { host: '127.0.0.1', port: 9 } });
+      this.renegotiated(answer);
       this.log.info({ srtp: answer.audio.crypto.suite }, 'session offered again (re-INVITE without SDP); the answer applies');
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'applying the answer to a re-INVITE without SDP failed');
