@@ -322,7 +322,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     health: () => ({ sip: sipServer?.snapshot() ?? { server: 'drachtio' }, rooms: manager?.snapshot() ?? { media: 'off' } }),
     joinInfo: manager ? (alias) => joinInfo(roomStore, manager, alias, (id) => api?.services.logos.get(id)) : undefined,
     metrics: metricsHandler(stats.metrics.registry),
-    monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent }),
+    monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent, timeZone: config.reports.timeZone }),
   });
   const signalling = manager && media ? attachRoomSignalling(httpServer, { manager, media, capacity, log: log.child({ component: 'signalling' }), trustedProxies: trustedProxySet(config.http.trustedProxies) }) : undefined;
   let httpPort: number;
@@ -374,7 +374,7 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
         log: log.child({ component: 'api' }),
         usage: () => capacity.usage(),
         registrations: () => registrationsNow(),
-        monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent }) as unknown as ReturnType<NonNullable<Parameters<typeof startApiServer>[0]['monthlyReport']>>,
+        monthlyReport: (month) => monthlyReport({ month, cdr: stats.cdr, availability: stats.availability, smsSentCount: smsSent, timeZone: config.reports.timeZone }) as unknown as ReturnType<NonNullable<Parameters<typeof startApiServer>[0]['monthlyReport']>>,
       });
       const abuse = api.services.abuse;
       blocked = (who) => abuse.isBlocked(who);

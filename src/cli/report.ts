@@ -87,7 +87,7 @@ export function addReportCommands(program: Command, helpers: ReportCliHelpers): 
     .command('report')
     .description('statistics reports')
     .command('month <month...>')
-    .description('the monthly KPI table (one column per month, YYYY-MM, UTC) and its charts')
+    .description('the monthly KPI table (one column per month, YYYY-MM, in reports.timeZone) and its charts')
     .option('--format <md|json>', 'a Markdown table or the full report as JSON', 'md')
     .option('--charts <dir>', 'write the charts as SVG files into this directory')
     .option('--day <YYYY-MM-DD>', 'the day drawn in the concurrent-ports chart (default: the day of the capacity peak)')
@@ -98,7 +98,7 @@ export function addReportCommands(program: Command, helpers: ReportCliHelpers): 
           if (opts.day !== undefined && months.length > 1) throw new ReportCommandError('--day needs exactly one month');
           const cdr = new CdrStore(plan.db, { node: config.node.name });
           const availability = new AvailabilityStore(plan.db, { node: config.node.name });
-          const reports = months.map((month) => monthlyReport({ month, cdr, availability, ...(opts.day ? { day: opts.day } : {}) }));
+          const reports = months.map((month) => monthlyReport({ month, cdr, availability, timeZone: config.reports.timeZone, ...(opts.day ? { day: opts.day } : {}) }));
           const charts = opts.charts ? reports.flatMap((r) => writeCharts(opts.charts!, r)) : [];
           if (opts.format === 'json') {
             write(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);

@@ -206,6 +206,11 @@ function checkConsistency(c: KnudeConfig): void {
   for (const k of ['sipPinAttempts', 'pinFailuresPerAddress', 'pinFailureWindowSeconds'] as const) {
     if (!Number.isInteger(c.rooms[k]) || c.rooms[k] < 1) throw new ConfigError(`rooms.${k} must be a whole number of at least 1`);
   }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: c.reports.timeZone });
+  } catch {
+    throw new ConfigError(`reports.timeZone: "${c.reports.timeZone}" is not a time zone; use an IANA name such as Europe/Copenhagen or UTC`);
+  }
   for (const a of c.http.trustedProxies) {
     if (typeof a !== 'string' || isIP(a) === 0) throw new ConfigError(`http.trustedProxies: "${String(a)}" is not an IP address`);
   }

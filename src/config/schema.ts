@@ -135,6 +135,10 @@ export interface KnudeConfig {
     trustedProxies: string[];
   };
   store: { sqlitePath: string };
+  reports: {
+    /** IANA time zone of the reports' calendar months and days (e.g. Europe/Copenhagen). */
+    timeZone: string;
+  };
 }
 
 export const defaultConfig: KnudeConfig = {
@@ -190,4 +194,5 @@ export const defaultConfig: KnudeConfig = {
   zones: { probeIntervalSeconds: 30, probeTimeoutSeconds: 5, failuresToDown: 2 },
   http: { address: '127.0.0.1', port: 8080, trustedProxies: [] },
   store: { sqlitePath: 'knude.db' },
+  reports: { timeZone: 'UTC' },
 };

@@ -86,10 +86,18 @@ export function peakOf(curve: ConcurrencyCurve, from = curve.from, to = curve.to
   return { peak: best, at: bestAt };
 }
 
-/** Peak concurrency of each consecutive slot of `slotMs` (e.g. each day) within the window. */
-export function peaksPerSlot(curve: ConcurrencyCurve, slotMs: number): number[] {
+/** Peak concurrency of each slot between consecutive `bounds` (e.g. the days of a month). */
+export function peaksPerSlot(curve: ConcurrencyCurve, bounds: readonly number[]): number[] {
   const out: number[] = [];
-  for (let t = curve.from; t < curve.to; t += slotMs) out.push(peakOf(curve, t, Math.min(t + slotMs, curve.to)).peak);
+  for (let i = 0; i + 1 < bounds.length; i++) out.push(peakOf(curve, bounds[i]!, bounds[i + 1]!).peak);
+  return out;
+}
+
+/** Slot boundaries of equal width from `from` up to `to` (the last slot may be shorter). */
+export function uniformBounds(from: number, to: number, slotMs: number): number[] {
+  const out: number[] = [];
+  for (let t = from; t < to; t += slotMs) out.push(t);
+  out.push(to);
   return out;
 }
 
@@ -98,14 +106,13 @@ export function overlapMs(start: number, end: number, from: number, to: number):
   return Math.max(0, Math.min(end, to) - Math.max(start, from));
 }
 
-/** Each slot's share of [start, end), for slots of `slotMs` from `from` up to `to`. */
-export function spreadOverSlots(start: number, end: number, from: number, to: number, slotMs: number, into: number[]): void {
-  const a = Math.max(start, from);
-  const b = Math.min(end, to);
+/** Each slot's share of [start, end), for the slots between consecutive `bounds` (ascending). */
+export function spreadOverSlots(start: number, end: number, bounds: readonly number[], into: number[]): void {
+  const a = Math.max(start, bounds[0]!);
+  const b = Math.min(end, bounds[bounds.length - 1]!);
   if (b <= a) return;
-  for (let i = Math.floor((a - from) / slotMs); i < into.length; i++) {
-    const slotStart = from + i * slotMs;
-    if (slotStart >= b) break;
-    into[i] += overlapMs(a, b, slotStart, slotStart + slotMs);
+  for (let i = 0; i + 1 < bounds.length && i < into.length; i++) {
+    if (bounds[i]! >= b) break;
+    into[i] += overlapMs(a, b, bounds[i]!, bounds[i + 1]!);
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The monthly KPI table the operators publish (the seeds' VDX table: uptime of infrastructure
  * and API, meetings, calls, SMS sent, video quality, licence use, capacity use) and its three
- * charts, computed from the call and meeting records of one UTC calendar month.
+ * charts, computed from the call and meeting records of one calendar month in a time zone
+ * (UTC unless the node's reports.timeZone says otherwise).
  *
  * Definitions:
  * - meetings: room sessions opened in the month; calls: legs begun in the month;
@@ -17,7 +18,7 @@ import type { CdrStore, LegFigures, OpenLeg } from './cdr.js';
 import { InvalidStatsInputError, StatsError } from './errors.js';
 import { concurrency, peakOf, peaksPerSlot, spreadOverSlots, type Interval } from './intervals.js';
 import { barChart, stepChart } from './svg.js';
-import { DAY_MS, dayOf, parseDay, parseMonth } from './time.js';
+import { checkTimeZone, dayOf, parseDay, parseMonth, timeOfDay } from './time.js';
 
 /** Loss at or above this share makes a leg-minute count as poor quality. */
 export const QUALITY_LOSS_LIMIT = 0.01;
@@ -74,6 +75,8 @@ export interface MonthlyReportOptions {
   /** 'YYYY-MM-DD' within the month for the ports chart; default the day of the capacity peak. */
   day?: string;
   now?: Date;
+  /** IANA time zone whose calendar months and days the report follows (default UTC). */
+  timeZone?: string;
 }
 
 function round(v: number, decimals: number): number {
@@ -100,7 +103,8 @@ function smsCount(fn: MonthlyReportOptions['smsSentCount'], from: number, to: nu
 }
 
 export function monthlyReport(opts: MonthlyReportOptions): MonthlyReport {
-  const range = parseMonth(opts.month);
+  const tz = checkTimeZone(opts.timeZone ?? 'UTC');
+  const range = parseMonth(opts.month, tz);
   const now = (opts.now ?? new Date()).getTime();
   const legs = [
     ...opts.cdr.legFigures({ from: range.from, to: range.to }),
@@ -122,7 +126,7 @@ export function monthlyReport(opts: MonthlyReportOptions): MonthlyReport {
     const end = l.end ?? Math.max(l.answer, now);
     const inMonth = Math.max(0, Math.min(end, range.to) - Math.max(l.answer, range.from));
     connectedMs += inMonth;
-    spreadOverSlots(l.answer, end, range.from, range.to, DAY_MS, dailyMs);
+    spreadOverSlots(l.answer, end, range.dayStarts, dailyMs);
     const packets = l.packetsReceived + l.packetsLost;
     if (packets > 0) {
       measuredMs += inMonth;
@@ -130,18 +134,26 @@ export function monthlyReport(opts: MonthlyReportOptions): MonthlyReport {
     }
   }
 
-  const portDays = peaksPerSlot(ports, DAY_MS);
-  const licenceDays = peaksPerSlot(licences, DAY_MS);
-  const dayNames = Array.from({ length: range.days }, (_, i) => dayOf(range.from + i * DAY_MS));
+  const portDays = peaksPerSlot(ports, range.dayStarts);
+  const licenceDays = peaksPerSlot(licences, range.dayStarts);
+  const dayNames = range.dayStarts.slice(0, -1).map((t) => dayOf(t, tz));
   const daily = dayNames.map((day, i) => ({ day, minutes: Math.round(dailyMs[i] / 60_000), licencePeak: licenceDays[i], portPeak: portDays[i] }));
 
-  let chartDay = portPeak.at !== undefined ? portPeak.at - ((portPeak.at - range.from) % DAY_MS) : range.from;
+  // The chart's day: the capacity peak's (or the one asked for), from its midnight to the next.
+  const dayIndex = (t: number) => Math.max(0, range.dayStarts.findIndex((start, i) => t >= start && t < range.dayStarts[i + 1]!));
+  let chartIndex = portPeak.at !== undefined ? dayIndex(portPeak.at) : 0;
   if (opts.day !== undefined) {
-    chartDay = parseDay(opts.day);
-    if (chartDay < range.from || chartDay >= range.to) throw new InvalidStatsInputError(`day ${opts.day} is not in ${range.month}`);
+    const asked = parseDay(opts.day, tz);
+    if (asked < range.from || asked >= range.to) throw new InvalidStatsInputError(`day ${opts.day} is not in ${range.month}`);
+    chartIndex = dayIndex(asked);
   }
-  const dayCurve = concurrency(portIntervals, { from: chartDay, to: chartDay + DAY_MS });
-  const hours = Array.from({ length: 9 }, (_, i) => ({ at: chartDay + i * 3 * 3_600_000, label: `${String(i * 3).padStart(2, '0')}:00` }));
+  const chartDay = range.dayStarts[chartIndex]!;
+  const chartEnd = range.dayStarts[chartIndex + 1]!;
+  const dayCurve = concurrency(portIntervals, { from: chartDay, to: chartEnd });
+  // Every three hours of that day, labelled with the zone's wall clock (a 23 or 25 hour day too).
+  const hours = Array.from({ length: 9 }, (_, i) => chartDay + i * 3 * 3_600_000)
+    .filter((at, i) => i === 8 || at < chartEnd)
+    .map((at, i, all) => (i === all.length - 1 ? { at: chartEnd, label: '24:00' } : { at, label: timeOfDay(at, tz) }));
   const labels = dayNames.map((d) => String(Number(d.slice(8))));
 
   const infra = opts.availability?.uptime(['sip', 'media'], { from: range.from, to: range.to });
@@ -170,9 +182,9 @@ export function monthlyReport(opts: MonthlyReportOptions): MonthlyReport {
     generatedAt: new Date(now).toISOString(),
     kpis,
     daily,
-    portsDay: dayOf(chartDay),
+    portsDay: dayOf(chartDay, tz),
     charts: {
-      portsDay: stepChart({ title: `Concurrent ports ${dayOf(chartDay)} (UTC)`, yLabel: 'ports', curve: dayCurve, xTicks: hours }),
+      portsDay: stepChart({ title: `Concurrent ports ${dayOf(chartDay, tz)} (${tz})`, yLabel: 'ports', curve: dayCurve, xTicks: hours }),
       dailyMinutes: barChart({ title: `Daily minutes ${range.month}`, yLabel: 'minutes', labels, values: daily.map((d) => d.minutes), valueUnit: 'min' }),
       licencesMonth: barChart({ title: `Licence use ${range.month} (peak per day)`, yLabel: 'licences', labels, values: licenceDays }),
     },

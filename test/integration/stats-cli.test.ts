@@ -25,8 +25,12 @@ let config: string;
 let browser: Browser | undefined;
 
 async function knude(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return knudeWith({}, ...args);
+}
+
+async function knudeWith(env: Record<string, string>, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run('node', [BIN, '--config', config, ...args], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024 });
+    const r = await run('node', [BIN, '--config', config, ...args], { timeout: 30_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -163,6 +167,15 @@ describe('knude report month', () => {
     expect(report.daily).toHaveLength(31);
     expect(report.portsDay).toBe('2025-03-02');
     expect(report.charts.portsDay).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<svg /);
+  });
+
+  it('follows reports.timeZone: a Stockholm March starts at 23:00 UTC the day before', async () => {
+    const r = await knudeWith({ KNUDE_REPORTS__TIME_ZONE: 'Europe/Stockholm' }, 'report', 'month', '2025-03', '--format', 'json');
+    expect(r.stderr).toBe('');
+    const report = JSON.parse(r.stdout);
+    expect([report.from, report.to]).toEqual(['2025-02-28T23:00:00.000Z', '2025-03-31T22:00:00.000Z']);
+    expect(report.daily).toHaveLength(31);
+    expect(report.charts.portsDay).toContain('(Europe/Stockholm)');
   });
 
   it('prints the table the operators publish', async () => {

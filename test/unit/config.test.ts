@@ -34,6 +34,7 @@ describe('configuration', () => {
     ['http: { port: "eighty" }\n', /http\.port must be a number/],
     ['http: { trustedProxies: [nginx.local] }\n', /http\.trustedProxies: "nginx\.local" is not an IP address/],
     ['rooms: { pinFailuresPerAddress: 0 }\n', /rooms\.pinFailuresPerAddress must be a whole number of at least 1/],
+    ['reports: { timeZone: Europe/Lund }\n', /reports\.timeZone: "Europe\/Lund" is not a time zone/],
     ['log: { level: loud }\n', /log\.level must be one of/],
     ['sip: { listen: [{ transport: sctp, address: 127.0.0.1, port: 5060 }] }\n', /transport must be one of/],
     ['registrar: { minExpires: 4000 }\n', /minExpires <= defaultExpires <= maxExpires/],

@@ -4,7 +4,7 @@
  * brute-force count on random intervals.
  */
 import { describe, expect, it } from 'vitest';
-import { concurrency, overlapMs, peakOf, peaksPerSlot, spreadOverSlots, type Interval } from '../../src/stats/intervals.js';
+import { concurrency, overlapMs, peakOf, peaksPerSlot, spreadOverSlots, uniformBounds, type Interval } from '../../src/stats/intervals.js';
 
 const H = 3_600_000;
 const DAY = 24 * H;
@@ -107,7 +107,7 @@ describe('concurrency sweep line', () => {
     ];
     const curve = concurrency(intervals, { from, to: 4 * DAY });
     // day 1: the leg from day 0 until 02:00, then the zero-length one at 05:00 alone
-    expect(peaksPerSlot(curve, DAY)).toEqual([2, 1, 1, 0]);
+    expect(peaksPerSlot(curve, uniformBounds(0, 4 * DAY, DAY))).toEqual([2, 1, 1, 0]);
   });
 
   it('matches a brute-force count on random intervals', () => {
@@ -124,7 +124,7 @@ describe('concurrency sweep line', () => {
       });
       const curve = concurrency(intervals, { from: 0, to: 100 });
       expect(peakOf(curve).peak, JSON.stringify(intervals)).toBe(brutePeak(intervals, 0, 100));
-      const slots = peaksPerSlot(curve, 25);
+      const slots = peaksPerSlot(curve, uniformBounds(0, 100, 25));
       slots.forEach((p, i) => expect(p).toBe(brutePeak(intervals, i * 25, (i + 1) * 25)));
     }
   });
@@ -133,10 +133,15 @@ describe('concurrency sweep line', () => {
 describe('time spread over slots', () => {
   it('splits a span at slot borders and ignores what lies outside the window', () => {
     const days = [0, 0, 0];
-    spreadOverSlots(DAY - H, DAY + 2 * H, 0, 3 * DAY, DAY, days);
-    spreadOverSlots(-H, H, 0, 3 * DAY, DAY, days); // began before the window
-    spreadOverSlots(3 * DAY - H, 3 * DAY + H, 0, 3 * DAY, DAY, days); // runs past it
+    const bounds = uniformBounds(0, 3 * DAY, DAY);
+    spreadOverSlots(DAY - H, DAY + 2 * H, bounds, days);
+    spreadOverSlots(-H, H, bounds, days); // began before the window
+    spreadOverSlots(3 * DAY - H, 3 * DAY + H, bounds, days); // runs past it
     expect(days).toEqual([2 * H, 2 * H, H]);
+    // Slots of unequal length (a 23-hour day when the clocks go forward).
+    const uneven = [0, 0];
+    spreadOverSlots(22 * H, 25 * H, [0, 23 * H, 47 * H], uneven);
+    expect(uneven).toEqual([H, 2 * H]);
     expect(overlapMs(0, 10, 5, 20)).toBe(5);
     expect(overlapMs(0, 10, 10, 20)).toBe(0);
   });

@@ -8,8 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AvailabilityStore,
   CdrStore,
+  dayOf,
   InvalidStatsInputError,
   monthlyReport,
+  parseMonth,
   renderKpiTable,
   sampleAvailability,
   StatsError,
@@ -168,6 +170,30 @@ describe('monthly report', () => {
     expect(r.daily[29]).toEqual({ day: '2026-11-30', minutes: 90, licencePeak: 1.5, portPeak: 2 }); // L7 and the open leg
     expect(r.portsDay).toBe('2026-11-01');
     expect(r).toMatchObject({ month: '2026-11', from: '2026-11-01T00:00:00.000Z', to: '2026-12-01T00:00:00.000Z', generatedAt: NOW.toISOString() });
+  });
+
+  it('follows the calendar of the time zone it is given (Copenhagen: November starts at 23:00 UTC)', () => {
+    const r = monthlyReport({ month: '2026-11', cdr, openLegs: [OPEN], now: NOW, timeZone: 'Europe/Copenhagen' });
+    expect(r).toMatchObject({ from: '2026-10-31T23:00:00.000Z', to: '2026-11-30T23:00:00.000Z' });
+    // L1-L6 began in the local November; L7 and the open leg begin on 1 December local time.
+    expect(r.kpis).toMatchObject({ calls: 6, minutes: 180, capacityPeak: 3, capacityPeakAt: '2026-11-01T00:15:00.000Z' });
+    expect(r.daily).toHaveLength(30);
+    expect(r.daily[0]).toEqual({ day: '2026-11-01', minutes: 120, licencePeak: 2.5, portPeak: 3 }); // L1 30, L2 60, L3 30
+    expect(r.daily[1]).toEqual({ day: '2026-11-02', minutes: 60, licencePeak: 2, portPeak: 2 }); // L4 (00:30-01:30 local), L5 + L6
+    expect(r.daily[29]).toMatchObject({ day: '2026-11-30', minutes: 0 });
+    expect(r.portsDay).toBe('2026-11-01');
+    expect(r.charts.portsDay).toContain('(Europe/Copenhagen)');
+    expect(() => monthlyReport({ month: '2026-11', cdr, timeZone: 'Mars/Olympus' })).toThrow(/time zone "Mars\/Olympus" is unknown/);
+  });
+
+  it('has 23- and 25-hour days where the clocks change', () => {
+    const march = parseMonth('2026-03', 'Europe/Copenhagen');
+    expect([new Date(march.from).toISOString(), new Date(march.to).toISOString(), march.days]).toEqual(['2026-02-28T23:00:00.000Z', '2026-03-31T22:00:00.000Z', 31]);
+    expect((march.dayStarts[29]! - march.dayStarts[28]!) / 3_600_000).toBe(23); // 29 March
+    const october = parseMonth('2026-10', 'Europe/Copenhagen');
+    expect((october.dayStarts[25]! - october.dayStarts[24]!) / 3_600_000).toBe(25); // 25 October
+    expect(october.dayStarts.slice(0, -1).map((t) => dayOf(t, 'Europe/Copenhagen'))).toEqual(Array.from({ length: 31 }, (_, i) => `2026-10-${String(i + 1).padStart(2, '0')}`));
+    expect(parseMonth('2026-11')).toMatchObject({ from: Date.parse('2026-11-01T00:00:00Z'), to: Date.parse('2026-12-01T00:00:00Z'), days: 30 });
   });
 
   it('gives zeros and no quality for an empty month, and no SMS without a source', () => {
