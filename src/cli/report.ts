@@ -15,6 +15,7 @@ import { CdrStore } from '../stats/cdr.js';
 import { StatsError } from '../stats/errors.js';
 import { exportRecords, loadOrCreateExportKey, type ExportFormat, type ExportRecords } from '../stats/export.js';
 import { monthlyReport, renderKpiTable, type MonthlyReport } from '../stats/report.js';
+import { parseDay } from '../stats/time.js';
 import { StoreError } from '../store/database.js';
 
 /** The file in the data directory holding the key that keeps export pseudonyms stable. */
@@ -46,9 +47,9 @@ function guarded<T>(fn: () => T): T {
   }
 }
 
-/** --from/--to: an ISO time with a zone, or a day YYYY-MM-DD meaning its start (UTC). */
-function periodBound(value: string, option: string): string {
-  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return `${value}T00:00:00Z`;
+/** --from/--to: an ISO time with a zone, or a day YYYY-MM-DD meaning its start in reports.timeZone. */
+function periodBound(value: string, option: string, timeZone: string): string {
+  if (/^\d{4}-\d{2}-\d{2}$/.test(value)) return new Date(parseDay(value, timeZone)).toISOString();
   if (/^\d{4}-\d{2}-\d{2}T/.test(value)) return value;
   throw new ReportCommandError(`${option} "${value}" must be a day YYYY-MM-DD or an ISO 8601 time with a zone`);
 }
@@ -119,8 +120,8 @@ export function addReportCommands(program: Command, helpers: ReportCliHelpers): 
     .description('call detail records')
     .command('export')
     .description('call records (or meeting records) of [--from, --to) as CSV or JSON; personal data pseudonymised unless --raw')
-    .requiredOption('--from <time>', 'start: YYYY-MM-DD (UTC) or ISO 8601 time with a zone')
-    .requiredOption('--to <time>', 'end, exclusive: YYYY-MM-DD (UTC) or ISO 8601 time with a zone')
+    .requiredOption('--from <time>', 'start: YYYY-MM-DD (midnight in reports.timeZone) or ISO 8601 time with a zone')
+    .requiredOption('--to <time>', 'end, exclusive: YYYY-MM-DD (midnight in reports.timeZone) or ISO 8601 time with a zone')
     .option('--format <csv|json>', 'output format', 'csv')
     .option('--records <legs|meetings>', 'which records (CSV: legs by default; JSON: both by default)')
     .option('--raw', 'aliases and names in clear (an operator request: personal data)')
@@ -132,8 +133,8 @@ export function addReportCommands(program: Command, helpers: ReportCliHelpers): 
           if (opts.records !== undefined && opts.records !== 'legs' && opts.records !== 'meetings') throw new ReportCommandError('--records must be legs or meetings');
           const cdr = new CdrStore(plan.db, { node: config.node.name });
           const text = exportRecords(cdr, {
-            from: periodBound(opts.from, '--from'),
-            to: periodBound(opts.to, '--to'),
+            from: periodBound(opts.from, '--from', config.reports.timeZone),
+            to: periodBound(opts.to, '--to', config.reports.timeZone),
             format: opts.format as ExportFormat,
             ...(opts.records ? { records: opts.records as ExportRecords } : {}),
             pseudonymise: !opts.raw,

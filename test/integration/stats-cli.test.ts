@@ -236,7 +236,7 @@ describe('knude report month', () => {
       [['report', 'month', '2025-03', '--day', '2025-04-01'], /day 2025-04-01 is not in 2025-03/],
       [['report', 'month', '2025-03', '2025-04', '--day', '2025-03-02'], /--day needs exactly one month/],
       [['cdr', 'export', '--from', 'yesterday', '--to', '2025-04-01'], /--from "yesterday" must be a day YYYY-MM-DD/],
-      [['cdr', 'export', '--from', '2025-03-01', '--to', '2025-02-30'], /period end|export end|not a valid time/],
+      [['cdr', 'export', '--from', '2025-03-01', '--to', '2025-02-30'], /day "2025-02-30" must be a calendar day YYYY-MM-DD/],
       [['cdr', 'export', '--from', '2025-03-01', '--to', '2025-04-01', '--format', 'xlsx'], /--format must be csv or json/],
       [['cdr', 'export', '--to', '2025-04-01'], /required option/],
     ];
