@@ -48,6 +48,12 @@ export interface GatekeeperConfig {
   neighbourGatekeepers: string[];
   /** How long to wait for the neighbours' LCF/LRJ (ms). */
   locationTimeoutMs: number;
+  /**
+   * hopCount of the LRQs this node starts (1-255). Above 1, a neighbour that does not know the
+   * alias asks its own neighbours (with one hop less), as in a national gatekeeper hierarchy;
+   * this node does the same for LRQs it gets with hops to spare.
+   */
+  lrqHopCount: number;
   /** Registrations held at most (memory bound against RRQ floods); more are refused with resourceUnavailable. */
   maxRegistrations: number;
   /** Calls one endpoint may hold admitted at once (calls end only with DRQ, URQ or expiry). */
@@ -82,6 +88,7 @@ export const defaultGatekeeperConfig: GatekeeperConfig = {
   interworkingGateway: null,
   neighbourGatekeepers: [],
   locationTimeoutMs: 2000,
+  lrqHopCount: 1,
   maxRegistrations: 100000,
   maxCallsPerEndpoint: 64,
   maxBandwidth: 81920, // 8 Mbit/s
@@ -140,6 +147,7 @@ export function parseGatekeeperConfig(input: unknown = {}, path = 'h323'): Gatek
     interworkingGateway: null,
     neighbourGatekeepers: [],
     locationTimeoutMs: whole(`${path}.locationTimeoutMs`, v.locationTimeoutMs, 100, 30_000),
+    lrqHopCount: whole(`${path}.lrqHopCount`, v.lrqHopCount, 1, 255),
     maxRegistrations: whole(`${path}.maxRegistrations`, v.maxRegistrations, 1, 10_000_000),
     maxCallsPerEndpoint: whole(`${path}.maxCallsPerEndpoint`, v.maxCallsPerEndpoint, 1, 100_000),
     maxBandwidth: whole(`${path}.maxBandwidth`, v.maxBandwidth, 1, 4294967295),

@@ -646,7 +646,7 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
     loop: { hopCountExceeded: null },
   };
 
-  const onLRQ = (lrq: LocationRequest, from: RemoteInfo): RasMessage => {
+  const onLRQ = async (lrq: LocationRequest, from: RemoteInfo): Promise<RasMessage> => {
     const lrj = (rejectReason: LocationRejectReason): RasMessage => ({ locationReject: { requestSeqNum: lrq.requestSeqNum, rejectReason } });
     // A neighbour zone's target host asking is that zone (trusted like its organisation).
     const zone = router.zones().find((z) => z.org && z.targets.some((t) => t.host === from.address));
@@ -662,6 +662,17 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
           : { kind: 'external', address: `${from.address}:${from.port}` };
     const res = resolve(lrq.destinationInfo, caller);
     if (!res.ok) {
+      // Not ours, and hops to spare: our neighbours may know it (a gatekeeper hierarchy). The
+      // asker is not asked back; the hop count bounds every other loop.
+      const hops = lrq.hopCount ?? 1;
+      if ((res.status === 'notFound' || res.status === 'noRoute') && hops > 1 && lrq.destinationInfo.length > 0) {
+        const asked = neighbours.filter((n) => !(n.host === from.address && n.port === from.port));
+        const found = asked.length > 0 ? await locate(lrq.destinationInfo, hops - 1, asked) : undefined;
+        if (found) {
+          log.info({ from: `${from.address}:${from.port}`, hops }, 'LRQ answered from a neighbour gatekeeper');
+          return { locationConfirm: { requestSeqNum: lrq.requestSeqNum, callSignalAddress: found.callSignalAddress, rasAddress: found.rasAddress, destinationInfo: lrq.destinationInfo } };
+        }
+      }
       log.info({ from: `${from.address}:${from.port}`, status: res.status, detail: res.detail }, 'LRQ refused');
       return lrj(lrjReason[res.status]);
     }
@@ -688,9 +699,9 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
    * Asks every neighbour gatekeeper where the aliases are (LRQ), all at once; the first LCF
    * wins, and undefined comes back when all refuse or none answers in time.
    */
-  const locate = (aliases: AliasAddress[]): Promise<LocationConfirm | undefined> =>
+  const locate = (aliases: AliasAddress[], hopCount = config.lrqHopCount, ask = neighbours): Promise<LocationConfirm | undefined> =>
     new Promise((done) => {
-      const asked = neighbours.map(() => nextSeq());
+      const asked = ask.map(() => nextSeq());
       let open = asked.length;
       let finished = false;
       const finish = (lcf: LocationConfirm | undefined) => {
@@ -701,7 +712,7 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
         done(lcf);
       };
       const timer = setTimeout(() => finish(undefined), config.locationTimeoutMs);
-      neighbours.forEach((nb, i) => {
+      ask.forEach((nb, i) => {
         const n = asked[i]!;
         awaiting.set(n, {
           answer: (msg) => {
@@ -710,7 +721,7 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
           },
           cancel: () => finish(undefined),
         });
-        send({ locationRequest: { requestSeqNum: n, destinationInfo: aliases, replyAddress: ourRas(), canMapAlias: false, gatekeeperIdentifier: config.gatekeeperId, hopCount: 1, canMapSrcAlias: false } }, nb);
+        send({ locationRequest: { requestSeqNum: n, destinationInfo: aliases, replyAddress: ourRas(), canMapAlias: false, gatekeeperIdentifier: config.gatekeeperId, hopCount, canMapSrcAlias: false } }, nb);
       });
     });
 

@@ -446,6 +446,7 @@ describe('H.323 gatekeeper configuration', () => {
     expect(() => parseGatekeeperConfig({ prot: 1 })).toThrow(/h323\.prot is not an h323 setting/);
     expect(() => parseGatekeeperConfig({ minTimeToLive: 100, defaultTimeToLive: 50 })).toThrow(/defaultTimeToLive/);
     expect(() => parseGatekeeperConfig({ interworkingGateway: 'gw:1720' })).toThrow(/interworkingGateway/);
+    expect(() => parseGatekeeperConfig({ lrqHopCount: 0 })).toThrow(/h323\.lrqHopCount must be a whole number 1\.\.255/);
     expect(() => parseGatekeeperConfig({ security: 'h235' })).toThrow(/h323\.security must be "none" or "h235-password"/);
     expect(parseGatekeeperConfig({})).toMatchObject({ enabled: true, address: '127.0.0.1', port: 1719 });
   });

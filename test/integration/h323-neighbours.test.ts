@@ -1,7 +1,9 @@
 /**
  * Two knude gatekeepers as neighbours over real UDP: an ARQ at one for an alias registered at
  * the other is answered after an LRQ/LCF between them; an alias nobody has gets ARJ after the
- * neighbour's LRJ; a neighbour that does not answer costs only the location timeout.
+ * neighbour's LRJ; a neighbour that does not answer costs only the location timeout. In a
+ * hierarchy (region → national → region) an LRQ with hops to spare is passed on by the
+ * gatekeeper in the middle.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,5 +81,52 @@ describe('H.323 neighbour gatekeepers (LRQ)', () => {
     const arj = await alice.request(arq(alice, aliceId, '4699999', 2), 5000);
     expect(arj).toMatchObject({ admissionReject: {} });
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
+describe('H.323 gatekeeper hierarchy (LRQ passed on with hopCount)', () => {
+  const worlds = [plan('h-skane.db', 'region-skane', '+4640'), plan('h-national.db', 'national', '+4611'), plan('h-vg.db', 'vgregion', '+4631'), plan('h-gotland.db', 'region-gotland', '+46498')];
+  const gks: Gatekeeper[] = [];
+  const clients: RasClient[] = [];
+  let skane: Gatekeeper; // asks with hopCount 2
+  let gotland: Gatekeeper; // asks with hopCount 1
+  let vg: Gatekeeper;
+
+  beforeAll(async () => {
+    const [pSkane, pNational, pVg, pGotland] = [await freePort('udp'), await freePort('udp'), await freePort('udp'), await freePort('udp')];
+    const start = (w: (typeof worlds)[number], port: number, neighbours: number[], extra: Record<string, unknown> = {}) =>
+      startGatekeeper({ router: w.router, plan: w.plan, config: parseGatekeeperConfig({ port, unplannedAliases: 'allow', neighbourGatekeepers: neighbours.map((p) => `127.0.0.1:${p}`), locationTimeoutMs: 1500, ...extra }), log });
+    gks.push(await start(worlds[1], pNational, [pSkane, pVg, pGotland]));
+    vg = await start(worlds[2], pVg, [pNational]);
+    skane = await start(worlds[0], pSkane, [pNational], { lrqHopCount: 2, locationTimeoutMs: 3000 });
+    gotland = await start(worlds[3], pGotland, [pNational]);
+    gks.push(vg, skane, gotland);
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close()));
+    for (const g of gks) await g.stop();
+    for (const w of worlds) w.db.close();
+  });
+
+  it('finds an alias two gatekeepers away when the LRQ has the hops for it, and not otherwise', async () => {
+    const bob = await RasClient.open({ host: '127.0.0.1', port: vg.port });
+    const alice = await RasClient.open({ host: '127.0.0.1', port: skane.port });
+    const gustav = await RasClient.open({ host: '127.0.0.1', port: gotland.port });
+    clients.push(alice, bob, gustav);
+    expect(await bob.request(bob.rrq([{ dialedDigits: '4631100' }]))).toMatchObject({ registrationConfirm: {} });
+    const bobSignal = vg.registrations()[0]!.callSignalAddress[0]!;
+    const idOf = (m: unknown) => (m as { registrationConfirm: { endpointIdentifier: string } }).registrationConfirm.endpointIdentifier;
+    const aliceId = idOf(await alice.request(alice.rrq([{ dialedDigits: '46401234' }])));
+    const gustavId = idOf(await gustav.request(gustav.rrq([{ dialedDigits: '46498123' }])));
+
+    // Skåne asks the national gatekeeper with hopCount 2; it does not know 4631100 and asks Västra Götaland.
+    const acf = (await alice.request(arq(alice, aliceId, '4631100', 1), 6000)) as { admissionConfirm?: { destCallSignalAddress: Parameters<typeof addressOf>[0] } };
+    expect(acf.admissionConfirm, JSON.stringify(acf)).toBeDefined();
+    const got = addressOf(acf.admissionConfirm!.destCallSignalAddress)!;
+    expect(`${got.host}:${got.port}`).toBe(bobSignal);
+
+    // Gotland asks with hopCount 1: the national gatekeeper may not pass it on.
+    expect(await gustav.request(arq(gustav, gustavId, '4631100', 1), 6000)).toMatchObject({ admissionReject: {} });
   });
 });
