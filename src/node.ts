@@ -69,6 +69,12 @@ export interface KnudeNode {
   api: ApiHandle | undefined;
   /** The H.323 gatekeeper (RAS); undefined when h323.enabled is false. */
   gatekeeper: Gatekeeper | undefined;
+  /**
+   * Reads the TLS certificates and keys again (SIP TLS/WSS, the API) after a renewal: new
+   * connections get them, calls and connections in progress go on. Throws (and changes
+   * nothing for that listener) when a file cannot be read.
+   */
+  reloadCertificates(): void;
   stop(): Promise<void>;
 }
 
@@ -409,6 +415,15 @@ export async function startNode(config: KnudeConfig, log: Logger): Promise<Knude
     stats,
     api,
     gatekeeper,
+    reloadCertificates() {
+      const sipTls = sipServer && config.sip.listen.some((l) => l.transport === 'tls' || l.transport === 'wss');
+      if (sipTls) {
+        const cert = loadOrCreateCertificate(config.sip.tls, config.node.dataDir, config.sip.domain);
+        sipServer!.transports.setServerTls({ cert: cert.cert, key: cert.key, minVersion: config.sip.tls.minVersion });
+      }
+      api?.reloadTls();
+      log.info({ sip: !!sipTls, api: !!api }, 'TLS certificates reloaded');
+    },
     async stop() {
       if (stopped) return;
       stopped = true;

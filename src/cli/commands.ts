@@ -57,7 +57,7 @@ export function buildCli(): Command {
 
   program
     .command('start')
-    .description('start the node (SIP, HTTP) and run until SIGINT/SIGTERM')
+    .description('start the node (SIP, HTTP) and run until SIGINT/SIGTERM; SIGHUP reloads the TLS certificates')
     .action(async (_opts, cmd: Command) => {
       const c = config(cmd);
       const log = createLogger(c);
@@ -75,6 +75,14 @@ export function buildCli(): Command {
         };
         process.on('SIGINT', () => stop('SIGINT'));
         process.on('SIGTERM', () => stop('SIGTERM'));
+        // A renewed certificate is taken up without a restart (and without dropping calls).
+        process.on('SIGHUP', () => {
+          try {
+            node.reloadCertificates();
+          } catch (err) {
+            log.error({ err: (err as Error).message }, 'reloading the TLS certificates failed; the old ones stay in use');
+          }
+        });
       });
     });
 

@@ -154,6 +154,8 @@ function tlsMaterial(deps: ApiDeps): { cert: string | Buffer; key: string | Buff
 
 export interface ApiServer {
   server: https.Server;
+  /** Reads the certificate, key and client CA files again; new connections use them. */
+  reloadTls(): void;
   services: ApiServices;
   stats: ApiStats;
   openapi: Record<string, unknown>;
@@ -383,7 +385,11 @@ export function createApiServer(deps: ApiDeps, services: ApiServices = createApi
     },
   );
   server.on('tlsClientError', (err) => log.debug({ err: err.message }, 'TLS handshake refused'));
-  return { server, services, stats, openapi };
+  const reloadTls = () => {
+    const m = tlsMaterial(deps);
+    server.setSecureContext({ cert: m.cert, key: m.key, ...(m.ca !== undefined ? { ca: m.ca } : {}), minVersion: 'TLSv1.3' });
+  };
+  return { server, reloadTls, services, stats, openapi };
 }
 
 export interface ApiHandle extends ApiServer {

@@ -44,6 +44,15 @@ export class TransportLayer {
     }
   }
 
+  /**
+   * A renewed certificate for the TLS and WSS listeners: new connections get it, open ones
+   * (and the calls on them) go on with the old one.
+   */
+  setServerTls(server: tls.TlsOptions): void {
+    if (this.opts.tls) this.opts.tls.server = server;
+    for (const l of this.listeners) if (l.protocol === 'tls' || l.protocol === 'wss') (l as StreamListener | WebSocketListener).setServerTls(server);
+  }
+
   /** The bound address of the first listener of a protocol (for Via, Contact, Record-Route). */
   local(protocol: Protocol): HostPort | undefined {
     return this.listeners.find((l) => l.protocol === protocol)?.local;

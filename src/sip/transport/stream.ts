@@ -42,6 +42,11 @@ export class StreamListener {
     this.server.on('tlsClientError', () => {});
   }
 
+  /** New certificate and key for connections accepted from now on (open ones keep theirs). */
+  setServerTls(server: tls.TlsOptions): void {
+    if (this.server instanceof tls.Server) this.server.setSecureContext(server);
+  }
+
   static async listen(opts: StreamOptions, deliver: Deliver): Promise<StreamListener> {
     const l = new StreamListener(opts, deliver);
     await new Promise<void>((resolve, reject) => {

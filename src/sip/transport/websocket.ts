@@ -59,6 +59,11 @@ export class WebSocketListener {
     });
   }
 
+  /** New certificate and key for connections accepted from now on (WSS only). */
+  setServerTls(server: tls.TlsOptions): void {
+    if (this.httpServer instanceof https.Server) this.httpServer.setSecureContext(server);
+  }
+
   static async listen(opts: WebSocketOptions, deliver: Deliver): Promise<WebSocketListener> {
     const l = new WebSocketListener(opts, deliver);
     await new Promise<void>((resolve, reject) => {
