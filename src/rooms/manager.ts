@@ -235,10 +235,6 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
     // The PIN is hashed off the event loop; the room is read again after it, so the decision
     // below (counts, lock, host present) is taken on the state of this instant.
     const role = await pinRole(room, pin);
-    if (role === null && pin !== undefined) {
-      if (guarded) this.pinGuard?.failed(guarded.roomId, guarded.source);
-      this.fire('pin-refused', { roomId: room.id, org: room.org, kind: req.kind, reason: 'wrong-pin', at: this.now().toISOString() });
-    }
     room = this.resolve(room.id);
     if (!room) throw new AdmissionError('not-found', 'There is no meeting room at this address.');
     let live = this.rooms.get(room.id);
@@ -251,6 +247,11 @@ export class RoomManager extends EventEmitter<RoomManagerEvents> {
       hostPresent: live ? [...live.participants.values()].some((p) => p.role === 'host') : false,
     });
     if (!decision.ok) {
+      // A wrong PIN counts only where admission got as far as the PIN (not before the meeting's start).
+      if (decision.reason === 'wrong-pin') {
+        if (guarded) this.pinGuard?.failed(guarded.roomId, guarded.source);
+        this.fire('pin-refused', { roomId: room.id, org: room.org, kind: req.kind, reason: 'wrong-pin', at: now.toISOString() });
+      }
       this.log.info({ room: room.id, reason: decision.reason, kind: req.kind }, 'room join refused');
       throw new AdmissionError(decision.reason, decision.message);
     }

@@ -205,6 +205,11 @@ describe('admission through the manager', () => {
     await manager.join('akut', { kind: 'browser', displayName: 'X', pin: '0000' }).catch(() => undefined);
     await manager.join('akut', { kind: 'browser', displayName: 'X' }).catch(() => undefined);
     expect(named('pin-refused')).toEqual([{ roomId: 'akut', org: 'region-skane', kind: 'browser', reason: 'wrong-pin', at: clock.toISOString() }]);
+    // Before the meeting starts the PIN is not what refuses: not counted.
+    store.create({ org: 'region-skane', name: 'Later', id: 'later', kind: 'one-time', guestPin: '1234', validFrom: '2025-03-01T13:00:00Z', validUntil: '2025-03-01T14:00:00Z' });
+    const early = await manager.join('later', { kind: 'browser', displayName: 'X', pin: '0000' }).catch((e: unknown) => e as AdmissionError);
+    expect(early).toMatchObject({ reason: 'not-yet-valid' });
+    expect(named('pin-refused')).toHaveLength(1);
   });
 
   it('never overfills a room, also when joins race', async () => {
