@@ -667,7 +667,9 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
       const hops = lrq.hopCount ?? 1;
       if ((res.status === 'notFound' || res.status === 'noRoute') && hops > 1 && lrq.destinationInfo.length > 0) {
         const asked = neighbours.filter((n) => !(n.host === from.address && n.port === from.port));
-        const found = asked.length > 0 ? await locate(lrq.destinationInfo, hops - 1, asked) : undefined;
+        // The asker waits its own timeout: RIP tells it the answer is on its way (H.225.0 7.13).
+        const rip = setTimeout(() => send({ requestInProgress: { requestSeqNum: lrq.requestSeqNum, delay: config.locationTimeoutMs } }, { host: from.address, port: from.port }), config.requestInProgressMs);
+        const found = asked.length > 0 ? await locate(lrq.destinationInfo, hops - 1, asked).finally(() => clearTimeout(rip)) : undefined;
         if (found) {
           log.info({ from: `${from.address}:${from.port}`, hops }, 'LRQ answered from a neighbour gatekeeper');
           return { locationConfirm: { requestSeqNum: lrq.requestSeqNum, callSignalAddress: found.callSignalAddress, rasAddress: found.rasAddress, destinationInfo: lrq.destinationInfo } };
@@ -711,13 +713,19 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
         for (const n of asked) awaiting.delete(n);
         done(lcf);
       };
-      const timer = setTimeout(() => finish(undefined), config.locationTimeoutMs);
+      let timer = setTimeout(() => finish(undefined), config.locationTimeoutMs);
       ask.forEach((nb, i) => {
         const n = asked[i]!;
         awaiting.set(n, {
           answer: (msg) => {
             if ('locationConfirm' in msg) return finish(msg.locationConfirm as LocationConfirm);
             if ('locationReject' in msg && --open === 0) finish(undefined);
+          },
+          // A neighbour passing the LRQ on asks for more time (RIP): it gets it, up to 30 s.
+          progress: (delayMs) => {
+            if (finished) return;
+            clearTimeout(timer);
+            timer = setTimeout(() => finish(undefined), Math.min(Math.max(delayMs, config.locationTimeoutMs), 30_000));
           },
           cancel: () => finish(undefined),
         });
@@ -726,7 +734,7 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
     });
 
   /** knude's own requests (SCI) waiting for their answer, by requestSeqNum. */
-  const awaiting = new Map<number, { answer: (msg: RasMessage) => void; cancel: () => void }>();
+  const awaiting = new Map<number, { answer: (msg: RasMessage) => void; progress?: (delayMs: number) => void; cancel: () => void }>();
 
   const indicateIncomingCall: Gatekeeper['indicateIncomingCall'] = (endpointId, call) => {
     const r = registry.get(endpointId);
@@ -791,6 +799,10 @@ export async function startGatekeeper(deps: GatekeeperDeps): Promise<Gatekeeper>
     const type = rasType(msg);
     const n = requestSeqNum(msg);
     const waiter = n !== undefined ? awaiting.get(n) : undefined;
+    if (waiter?.progress && 'requestInProgress' in msg) {
+      waiter.progress(Number((msg.requestInProgress as { delay: number }).delay));
+      return null;
+    }
     if (waiter && /Confirm$|Reject$|Response$/.test(type)) {
       waiter.answer(msg);
       return null;

@@ -15,6 +15,8 @@ import { DialPlanStore } from '../../src/dialplan/store.js';
 import { parseGatekeeperConfig } from '../../src/h323/config.js';
 import { startGatekeeper, type Gatekeeper } from '../../src/h323/gatekeeper.js';
 import { addressOf } from '../../src/h323/ras.js';
+import { decodeRas, encodeRas, ipv4Address, type RasMessage } from '../../src/h323/index.js';
+import dgram from 'node:dgram';
 import { registrarMigrations } from '../../src/registrar/migrations.js';
 import { migrate, openDatabase, type Db } from '../../src/store/database.js';
 import { arq, RasClient } from '../fixtures/h323/ras-client.js';
@@ -129,4 +131,46 @@ describe('H.323 gatekeeper hierarchy (LRQ passed on with hopCount)', () => {
     // Gotland asks with hopCount 1: the national gatekeeper may not pass it on.
     expect(await gustav.request(arq(gustav, gustavId, '4631100', 1), 6000)).toMatchObject({ admissionReject: {} });
   });
+});
+
+describe('H.323 LRQ passed on to a slow gatekeeper (RIP)', () => {
+  const worlds = [plan('r-skane.db', 'region-skane', '+4640'), plan('r-national.db', 'national', '+4611')];
+  const gks: Gatekeeper[] = [];
+  let slow: dgram.Socket;
+  let alice: RasClient | undefined;
+
+  afterAll(async () => {
+    await alice?.close();
+    for (const g of gks) await g.stop();
+    slow?.close();
+    for (const w of worlds) w.db.close();
+  });
+
+  it('waits past its own timeout when the gatekeeper in the middle says the answer is coming', async () => {
+    // A neighbour of the national gatekeeper that takes 2.5 s to answer any LRQ with an LCF.
+    slow = dgram.createSocket('udp4');
+    await new Promise<void>((r) => slow.bind(0, '127.0.0.1', () => r()));
+    slow.on('message', (data, from) => {
+      const msg = decodeRas(data) as RasMessage & { locationRequest?: { requestSeqNum: number } };
+      if (!msg.locationRequest) return;
+      const lcf: RasMessage = { locationConfirm: { requestSeqNum: msg.locationRequest.requestSeqNum, callSignalAddress: ipv4Address('127.0.0.1', 1720), rasAddress: ipv4Address('127.0.0.1', slow.address().port) } } as RasMessage;
+      setTimeout(() => slow.send(encodeRas(lcf), from.port, from.address), 2500);
+    });
+    const [pSkane, pNational] = [await freePort('udp'), await freePort('udp')];
+    gks.push(
+      await startGatekeeper({ router: worlds[1].router, plan: worlds[1].plan, config: parseGatekeeperConfig({ port: pNational, unplannedAliases: 'allow', neighbourGatekeepers: [`127.0.0.1:${pSkane}`, `127.0.0.1:${slow.address().port}`], locationTimeoutMs: 5000, requestInProgressMs: 300 }), log }),
+    );
+    const skane = await startGatekeeper({ router: worlds[0].router, plan: worlds[0].plan, config: parseGatekeeperConfig({ port: pSkane, unplannedAliases: 'allow', neighbourGatekeepers: [`127.0.0.1:${pNational}`], lrqHopCount: 2, locationTimeoutMs: 1500 }), log });
+    gks.push(skane);
+    alice = await RasClient.open({ host: '127.0.0.1', port: skane.port });
+    const reg = await alice.request(alice.rrq([{ dialedDigits: '46401234' }]));
+    const aliceId = (reg as { registrationConfirm: { endpointIdentifier: string } }).registrationConfirm.endpointIdentifier;
+
+    const started = Date.now();
+    const acf = (await alice.request(arq(alice, aliceId, '4631777', 1), 8000)) as { admissionConfirm?: { destCallSignalAddress: Parameters<typeof addressOf>[0] } };
+    expect(acf.admissionConfirm, JSON.stringify(acf)).toBeDefined();
+    expect(addressOf(acf.admissionConfirm!.destCallSignalAddress)).toEqual({ host: '127.0.0.1', port: 1720 });
+    // Longer than Skåne's own 1.5 s location timeout: the RIP extended it.
+    expect(Date.now() - started).toBeGreaterThan(2000);
+  }, 20_000);
 });
