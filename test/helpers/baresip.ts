@@ -46,8 +46,9 @@ export function startBaresip(o: BaresipOptions): Baresip {
     join(dir, 'config'),
     [
       'poll_method epoll',
+      // baresip 1.0 also binds TLS on sipPort + 1 (it has no setting to leave TLS out):
+      // take sipPort from freePort, which never hands that port out either
       `sip_listen 127.0.0.1:${o.sipPort}`,
-      'sip_transports udp',
       'audio_source ausine,440',
       'video_source fakevideo,nil',
       'video_display fakevideo,nil',

@@ -4,8 +4,11 @@
  * freePort() asks the kernel for an ephemeral port on one protocol, then bind-tests
  * the same number on the other protocol (for 'both'), closes everything and returns
  * the number. A port handed out once by this process is never handed out again, so two
- * calls in one test file cannot collide with each other. (There is an unavoidable window
- * between the close and the real bind; keep it short.)
+ * calls in one test file cannot collide with each other. Nor is the port above one handed
+ * out: baresip binds its TLS transport on its SIP port + 1 whatever its config says, and
+ * the kernel hands out ephemeral ports in sequence, so two baresip in one test would
+ * otherwise take each other's. (There is an unavoidable window between the close and the
+ * real bind; keep it short.)
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -83,8 +86,9 @@ export async function freePort(kind: PortKind = 'both', host = '127.0.0.1'): Pro
     }
     const ok = kind !== 'both' || udp !== null;
     await Promise.all([closeTcp(tcp), closeUdp(udp)]);
-    if (ok && !issued.has(port)) {
+    if (ok && !issued.has(port) && !issued.has(port + 1)) {
       issued.add(port);
+      issued.add(port + 1);
       return port;
     }
   }

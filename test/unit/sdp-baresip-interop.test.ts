@@ -96,9 +96,8 @@ async function baresipCalls(echoKey: (result: Extract<AnswerResult, { ok: true }
   writeFileSync(
     join(dir, 'config'),
     [
+      // baresip also binds TLS on this port + 1; freePort never hands that one out either
       `sip_listen 127.0.0.1:${await freePort('both')}`,
-      // UDP only: otherwise baresip also binds TLS on a port next to sip_listen that nobody checked is free
-      'sip_transports udp',
       'audio_source ausine,440',
       'module_path /usr/lib/baresip/modules',
       'module g711.so',
