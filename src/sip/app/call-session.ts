@@ -1,5 +1,6 @@
 import type Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import { nextAck } from './ack.js';
 import { SessionTimer, type SessionTimerConfig } from './session-timer.js';
 
 export interface CallTarget {
@@ -61,9 +62,6 @@ type Answered = Srf.Dialog | PendingOffer;
 function isPending(a: Answered): a is PendingOffer {
   return typeof (a as PendingOffer).ack === 'function' && typeof (a as PendingOffer).sdp === 'string';
 }
-
-/** How long the caller has to ACK our 200 (64*T1, RFC 3261 13.3.1.4). */
-const ACK_TIMEOUT_MS = 32_000;
 
 interface Leg {
   target: CallTarget;
@@ -291,17 +289,7 @@ export class CallSession {
       quietly(pending.destroy());
       throw err;
     }
-    const ack = await new Promise<Srf.SrfRequest | undefined>((resolve) => {
-      const giveUp = setTimeout(() => resolve(undefined), ACK_TIMEOUT_MS);
-      (uas as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (a) => {
-        clearTimeout(giveUp);
-        resolve(a);
-      });
-      uas.once('destroy', () => {
-        clearTimeout(giveUp);
-        resolve(undefined);
-      });
-    });
+    const ack = await nextAck(uas);
     const answer = String(ack?.body ?? '');
     const refused = !ack
       ? 'the caller never acknowledged the answer'
@@ -387,13 +375,8 @@ export class CallSession {
               restore();
               return void mres.send(488, { headers: { Warning: `399 knude "${refusedOffer.replace(/^399 knude "|"$/g, '').replace(/"/g, "'")}"` } });
             }
-            let acked = false;
-            const giveUp = setTimeout(() => {
-              if (!acked) hangUpBoth('the re-INVITE was never acknowledged');
-            }, ACK_TIMEOUT_MS);
-            (from as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (ack) => {
-              acked = true;
-              clearTimeout(giveUp);
+            void nextAck(from).then((ack) => {
+              if (!ack) return void hangUpBoth('the re-INVITE was never acknowledged');
               const answer = String(ack.body ?? '');
               const refused = !answer.trim() ? 'the ACK carried no SDP answer to the offer' : this.o.security?.answer(offer, answer);
               if (refused) {

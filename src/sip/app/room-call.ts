@@ -26,6 +26,7 @@ import { generateKeyParams } from '../../media/srtp/index.js';
 import { AdmissionError, MediaUnavailableError, type RoomManager } from '../../rooms/manager.js';
 import type { RoomStore } from '../../rooms/store.js';
 import { parseNameAddr } from '../message/index.js';
+import { ACK_TIMEOUT_MS, onAck } from './ack.js';
 import { SessionTimer, tooBrief } from './session-timer.js';
 
 export interface RoomCallConfig {
@@ -297,7 +298,7 @@ class RoomCall {
     if (!needsPin && !(await this.admit(undefined))) return;
     const acked = new Promise<string | undefined>((resolve) => {
       this.ackWaiter = resolve;
-      setTimeout(() => resolve(undefined), 32_000).unref(); // Timer H: the 200 was never ACKed
+      setTimeout(() => resolve(undefined), ACK_TIMEOUT_MS).unref(); // the 200 was never ACKed
     });
     await this.answer(pending.offerSdp, false, true);
     if (this.ended || !this.dialog) return;
@@ -441,7 +442,7 @@ class RoomCall {
     }
     // The relay runs from the answer on so DTMF (RFC 4733) arrives; Janus is joined after the PIN.
     if (pinPending) this.startPinMedia();
-    if (offerInAnswer) (dialog as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (ack) => this.ackWaiter?.(String(ack.body ?? '')));
+    if (offerInAnswer) onAck(dialog, (ack) => this.ackWaiter?.(String(ack.body ?? '')));
     dialog.on('destroy', () => void this.end('BYE from the endpoint', 'caller'));
     dialog.on('modify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onModify(req, res));
     dialog.on('update', (req: Srf.SrfRequest, res: Srf.SrfResponse) => this.onModify(req, res));
@@ -463,7 +464,7 @@ class RoomCall {
       // in the ACK and may carry the endpoint's new keys. An UPDATE without SDP is a refresh.
       const pending = req.method === 'INVITE' && this.negotiated ? reoffer(this.negotiated) : undefined;
       if (pending && this.dialog) {
-        (this.dialog as unknown as { once(e: 'ack', fn: (ack: Srf.SrfRequest) => void): void }).once('ack', (ack) => this.onReofferAnswer(pending, String(ack.body ?? '')));
+        onAck(this.dialog, (ack) => this.onReofferAnswer(pending, String(ack.body ?? '')));
         res.send(200, { headers: { ...headers, 'Content-Type': 'application/sdp' }, body: pending.offerSdp });
         return;
       }
