@@ -32,6 +32,7 @@ import type { CapacityLedger, ReserveResult } from '../src/capacity/index.js';
 import { freePort } from '../test/helpers/ports.js';
 import { runSipp, scenarioPath, startSippServer, stopAll } from '../test/helpers/sipp.js';
 import { startKnude, type TestNode } from '../test/integration/knude-harness.js';
+import { median, percentile } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const CALL_RATE = Number(process.env.BENCH_ADMISSION_CALL_RATE ?? 200);
@@ -39,12 +40,6 @@ const SECONDS = 4;
 const ROUNDS = 5;
 const PG_URL = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const LIMITS = { maxPorts: 100_000, maxLicences: 100_000, mediaCapacity: 100_000, defaultOrgQuota: 100_000 };
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
-}
-const median = (xs: number[]) => percentile(xs, 0.5);
 
 /**
  * Times reserve() and release() of the ledger instance the node's INVITE pipeline holds; `off`

@@ -19,17 +19,13 @@ import { AccountStore } from '../src/registrar/accounts.js';
 import { registrarMigrations } from '../src/registrar/migrations.js';
 import { RoomStore } from '../src/rooms/store.js';
 import { migrate, openDatabase } from '../src/store/database.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const ROUNDS = 3;
 const CONCURRENCY = 8;
 const HEALTH_REQUESTS = Number(process.env.BENCH_API_HEALTH_REQUESTS ?? 3000);
 const BOOKINGS = Number(process.env.BENCH_API_BOOKINGS ?? 300);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
-}
 
 async function timed(n: number, one: (i: number) => Promise<number>): Promise<{ perSec: number; p50Ms: number; failed: number }> {
   const lat: number[] = [];

@@ -20,6 +20,7 @@ import { PostgresCapacityLedger } from '../src/capacity/postgres.js';
 import { SqliteCapacityLedger } from '../src/capacity/sqlite.js';
 import type { LegKind } from '../src/capacity/types.js';
 import { openDatabase } from '../src/store/database.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const ROUNDS = 3;
@@ -50,11 +51,6 @@ class MapLedger implements Ledgerish {
     this.legs.delete(legId);
     this.orgs.set(org, this.orgs.get(org)! - 1);
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 interface Round {

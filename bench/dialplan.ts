@@ -14,6 +14,7 @@ import { openDatabase } from '../src/store/database.js';
 import { DialPlanStore, type AliasInput } from '../src/dialplan/store.js';
 import { DialPlanRouter, type RouteCaller } from '../src/dialplan/router.js';
 import type { Alias } from '../src/dialplan/types.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const ORGS = 100;
@@ -133,11 +134,6 @@ interface Round {
 
 function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /**

@@ -13,18 +13,13 @@
  * (lower is better).
  */
 import { hashPin, pinMatchesSync, pinRole } from '../src/rooms/pins.js';
+import { median, percentile } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const JOIN_RATE = 20;
 const SECONDS = 3;
 const ROUNDS = 5;
 const TICK_MS = 20;
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
-}
-const median = (xs: number[]) => percentile(xs, 0.5);
 
 const room = { hostPin: hashPin('987654'), guestPin: hashPin('123456') };
 

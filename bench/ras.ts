@@ -22,16 +22,12 @@ import { parseGatekeeperConfig } from '../src/h323/config.js';
 import { startGatekeeper } from '../src/h323/gatekeeper.js';
 import { H225_PROTOCOL_ID, decodeRas, encodeRas, ipv4Address, type RasMessage } from '../src/h323/ras.js';
 import { openDatabase } from '../src/store/database.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const ROUNDS = 3;
 const ROUND_MS = 2_000;
 const ENDPOINTS = 32;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** One UDP client that keeps exactly one request in flight and counts completed exchanges. */
 class Client {

@@ -52,6 +52,7 @@ import { RoomVideoSwitch } from '../src/media/relay/video-switch.js';
 import { generateKeyParams, type SrtpKeyParams } from '../src/media/srtp/index.js';
 import { freePort } from '../test/helpers/ports.js';
 import { LATE_BACK_MS, LATE_IN_MS, type FromLoad, type PlainLegInit, type RoundCounts, type SrtpLegInit, type ToLoad, type WireKey } from './_relay-load.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const STEPS = (process.env.BENCH_RELAY_STEPS ?? '10,26,50,76,90,100,126,150,200').split(',').map(Number);
@@ -64,11 +65,6 @@ const MAX_LOSS = 0.01;
 const BUDGET_MS = 150_000;
 const SUITE = 'AES_CM_128_HMAC_SHA1_80' as const;
 const log = pino({ level: 'silent' });
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 /** The load child: request/answer over IPC, one request at a time. */
 class LoadProcess {

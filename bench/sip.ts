@@ -10,17 +10,13 @@
 import { startKnude } from '../test/integration/knude-harness.js';
 import { freePort } from '../test/helpers/ports.js';
 import { runSipp, startSippServer, stopAll, type SippResult } from '../test/helpers/sipp.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const ROUNDS = 3;
 const SECONDS = 6;
 const REGISTER_RATE = Number(process.env.BENCH_SIP_REGISTER_RATE ?? 1200);
 const CALL_RATE = Number(process.env.BENCH_SIP_CALL_RATE ?? 300);
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 /** Completed calls per second of wall time, from SIPp's own start to its last call. */
 function rate(r: SippResult): number {

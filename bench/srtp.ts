@@ -8,6 +8,7 @@
  */
 import { RtpPacket, SrtpSession, ProtectionProfileAes128CmHmacSha1_80 } from 'werift';
 import { SRTP_SUITES, SrtpContext, generateKeyParams, type SrtpSuite } from '../src/media/srtp/index.js';
+import { median } from './_stats.js';
 import type { BenchResult } from './types.js';
 
 const PACKETS = 2_000;
@@ -15,11 +16,6 @@ const PAYLOAD = 1_200;
 const ROUNDS = 7;
 /** Passes over the packets per round: enough that one round takes a few hundred ms. */
 const PASSES = 5;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function rtpPackets(): Buffer[] {
   const out: Buffer[] = [];
